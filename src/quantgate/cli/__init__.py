@@ -1,0 +1,1 @@
+"""The `quantgate` command: one Typer app with a verb group per layer."""

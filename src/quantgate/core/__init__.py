@@ -1,0 +1,59 @@
+"""Domain types, enums, clocks and errors. Pure: no I/O lives here."""
+
+from quantgate.core.clock import Clock, SimulatedClock, WallClock
+from quantgate.core.enums import (
+    AssetClass,
+    Bucket,
+    DenyReason,
+    Horizon,
+    Mode,
+    OrderStatus,
+    OrderType,
+    Side,
+    TextKind,
+)
+from quantgate.core.errors import (
+    ConfigurationError,
+    DataError,
+    ProgrammerError,
+    QuantgateError,
+    TemporaryError,
+)
+from quantgate.core.types import (
+    Bar,
+    Comment,
+    Fill,
+    Instrument,
+    Order,
+    Position,
+    Post,
+    Prediction,
+)
+
+__all__ = [
+    "AssetClass",
+    "Bar",
+    "Bucket",
+    "Clock",
+    "Comment",
+    "ConfigurationError",
+    "DataError",
+    "DenyReason",
+    "Fill",
+    "Horizon",
+    "Instrument",
+    "Mode",
+    "Order",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "Post",
+    "Prediction",
+    "ProgrammerError",
+    "QuantgateError",
+    "Side",
+    "SimulatedClock",
+    "TemporaryError",
+    "TextKind",
+    "WallClock",
+]

@@ -1,0 +1,48 @@
+"""Clocks behind one interface, so backtest, paper and live read time the same way."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime, timedelta
+
+from quantgate.core.errors import ProgrammerError
+
+
+def ensure_utc(moment: datetime, *, name: str = "time") -> datetime:
+    """Return `moment` in UTC; refuse naive datetimes rather than guess their zone."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ProgrammerError(f"{name} must be timezone-aware (got naive {moment.isoformat()})")
+    return moment.astimezone(UTC)
+
+
+class Clock(ABC):
+    @abstractmethod
+    def now(self) -> datetime:
+        """The current UTC time as this clock sees it."""
+
+
+class WallClock(Clock):
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SimulatedClock(Clock):
+    """A clock moved explicitly by the engine; it never goes backwards."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = ensure_utc(start, name="start")
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance_to(self, moment: datetime) -> None:
+        moment = ensure_utc(moment, name="moment")
+        if moment < self._now:
+            raise ProgrammerError(
+                f"simulated clock cannot go back from {self._now.isoformat()} "
+                f"to {moment.isoformat()}"
+            )
+        self._now = moment
+
+    def advance_by(self, step: timedelta) -> None:
+        self.advance_to(self._now + step)

@@ -1,0 +1,231 @@
+"""Domain value types. Prices and quantities in orders, fills and positions are Decimal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from math import isfinite
+
+from quantgate.core.clock import ensure_utc
+from quantgate.core.enums import (
+    AssetClass,
+    Bucket,
+    Horizon,
+    Mode,
+    OrderStatus,
+    OrderType,
+    Side,
+    TextKind,
+)
+from quantgate.core.errors import DataError, ProgrammerError
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    symbol: str
+    venue: str
+    asset_class: AssetClass
+    bucket: Bucket
+    tick_size: Decimal
+    lot_size: Decimal
+    listing_date: date
+
+    def __post_init__(self) -> None:
+        if not self.symbol:
+            raise ProgrammerError("Instrument.symbol must not be empty")
+        if self.tick_size <= 0 or self.lot_size <= 0:
+            raise ProgrammerError(f"{self.symbol}: tick_size and lot_size must be positive")
+
+    def is_on_tick(self, price: Decimal) -> bool:
+        return price % self.tick_size == 0
+
+    def is_on_lot(self, quantity: Decimal) -> bool:
+        return quantity % self.lot_size == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One OHLCV bar. `ts` is the open time; `available_at` is when we could first know it."""
+
+    symbol: str
+    ts: datetime
+    available_at: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", ensure_utc(self.ts, name="Bar.ts"))
+        object.__setattr__(self, "available_at", ensure_utc(self.available_at, name="available_at"))
+
+    def consistency_problems(self) -> list[str]:
+        """Reasons this bar is not a valid OHLCV bar; empty when it is."""
+        problems = []
+        values = {"open": self.open, "high": self.high, "low": self.low, "close": self.close}
+        for name, value in {**values, "volume": self.volume}.items():
+            if not isfinite(value):
+                problems.append(f"{name} is not finite")
+        if problems:
+            return problems
+        if self.low > min(self.open, self.close):
+            problems.append("low above open or close")
+        if self.high < max(self.open, self.close):
+            problems.append("high below open or close")
+        if self.volume < 0:
+            problems.append("volume negative")
+        if self.available_at < self.ts:
+            problems.append("available_at before ts")
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A social post about one or more symbols."""
+
+    post_id: str
+    source: str
+    author: str
+    published_at: datetime
+    available_at: datetime
+    symbols: tuple[str, ...]
+    title: str
+    body: str
+
+    kind = TextKind.POST
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "published_at", ensure_utc(self.published_at, name="published_at"))
+        object.__setattr__(self, "available_at", ensure_utc(self.available_at, name="available_at"))
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A reply to a post (or to another comment, through `parent_id`)."""
+
+    comment_id: str
+    post_id: str
+    parent_id: str
+    source: str
+    author: str
+    published_at: datetime
+    available_at: datetime
+    symbols: tuple[str, ...]
+    body: str
+
+    kind = TextKind.COMMENT
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "published_at", ensure_utc(self.published_at, name="published_at"))
+        object.__setattr__(self, "available_at", ensure_utc(self.available_at, name="available_at"))
+
+
+def _require_positive_finite(value: Decimal, name: str) -> None:
+    if not value.is_finite() or value <= 0:
+        raise DataError(f"must be a positive finite number, got {value}", field=name)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    client_order_id: str
+    strategy: str
+    instrument: Instrument
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    created_at: datetime
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    status: OrderStatus = OrderStatus.NEW
+    mode: Mode = Mode.BACKTEST
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "created_at", ensure_utc(self.created_at, name="created_at"))
+        if self.order_type is OrderType.LIMIT and self.limit_price is None:
+            raise ProgrammerError(f"{self.client_order_id}: a limit order needs limit_price")
+        if self.order_type is OrderType.STOP and self.stop_price is None:
+            raise ProgrammerError(f"{self.client_order_id}: a stop order needs stop_price")
+
+    @property
+    def signed_quantity(self) -> Decimal:
+        return self.quantity * self.side.sign
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    trade_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    filled_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filled_at", ensure_utc(self.filled_at, name="filled_at"))
+        _require_positive_finite(self.quantity, "Fill.quantity")
+        _require_positive_finite(self.price, "Fill.price")
+
+    @property
+    def notional(self) -> Decimal:
+        return self.quantity * self.price
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Net position in one symbol with its average entry price and realised PnL."""
+
+    symbol: str
+    quantity: Decimal = Decimal(0)
+    average_price: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+
+    def apply(self, fill: Fill) -> Position:
+        """The position after `fill`; realises PnL on the part that reduces exposure."""
+        signed = fill.quantity * fill.side.sign
+        new_quantity = self.quantity + signed
+        realized = self.realized_pnl - fill.fee
+        same_direction = self.quantity == 0 or (self.quantity > 0) == (signed > 0)
+        if same_direction:
+            total_cost = self.average_price * abs(self.quantity) + fill.price * fill.quantity
+            average = total_cost / abs(new_quantity)
+            return Position(self.symbol, new_quantity, average, realized)
+        closed = min(abs(signed), abs(self.quantity))
+        direction = 1 if self.quantity > 0 else -1
+        realized += (fill.price - self.average_price) * closed * direction
+        if new_quantity == 0:
+            average = Decimal(0)
+        elif (new_quantity > 0) == (self.quantity > 0):
+            average = self.average_price
+        else:
+            average = fill.price
+        return Position(self.symbol, new_quantity, average, realized)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """Per-horizon model outputs for one symbol as of one decision time."""
+
+    symbol: str
+    asof: datetime
+    expected_return: dict[Horizon, float]
+    signal_confidence: dict[Horizon, float]
+    vol_forecast: dict[Horizon, float]
+    model_versions: dict[Horizon, str] = field(default_factory=dict)
+    contract_hash: str = ""
+    max_input_available_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "asof", ensure_utc(self.asof, name="asof"))
+        for name in ("expected_return", "signal_confidence", "vol_forecast"):
+            for horizon, value in getattr(self, name).items():
+                if not isfinite(value):
+                    raise DataError(f"{horizon} value is not finite", field=name)
+        for horizon, confidence in self.signal_confidence.items():
+            if not 0.0 <= confidence <= 1.0:
+                raise DataError(
+                    f"{horizon} confidence {confidence} outside [0, 1]", field="signal_confidence"
+                )
