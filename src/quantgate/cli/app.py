@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from quantgate import __version__
-from quantgate.cli import backtest, db, demo, features, ml, registry, serve
+from quantgate.cli import backtest, data, db, demo, features, ml, registry, serve
 from quantgate.cli.context import CliContext, console
 from quantgate.config.logging import bind_run_id, configure_logging
 from quantgate.core.errors import (
@@ -25,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(ml.app, name="ml")
 app.add_typer(registry.app, name="registry")
