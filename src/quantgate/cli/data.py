@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -144,3 +145,103 @@ def quality_command(
             f"({summary['by_reason']}), {summary['stale_series']} stale series"
         )
     _finish(report, as_json, "data quality")
+
+
+@app.command("generate")
+def generate_command(
+    ctx: typer.Context,
+    symbols: str | None = typer.Option(None, help="comma-separated; default: the universe"),
+    start: str = typer.Option("2018-01-01", help="first day (UTC midnight)"),
+    end: str | None = typer.Option(None, help="end (exclusive); default: now, floored to the hour"),
+    seed: int = typer.Option(7, help="random seed; the same seed gives the same market"),
+    gap_fraction: float = typer.Option(0.0, help="fraction of bars removed in planted gaps"),
+    with_books: bool = typer.Option(False, "--with-books", help="also write L2 book snapshots"),
+    posts_per_day: float | None = typer.Option(None, help="base posts per symbol and day"),
+    as_json: bool = typer.Option(False, "--json", help="print the JSON result"),
+) -> None:
+    """Write the synthetic market and its social text into the lake."""
+    from quantgate.adapters.sim import SyntheticMarketConfig
+    from quantgate.data.generate import generate_synthetic
+
+    cli = get_context(ctx)
+    values: dict[str, Any] = {
+        "seed": seed,
+        "start": parse_utc(start, "--start"),
+        "gap_fraction": gap_fraction,
+        "symbols": parse_symbols(symbols) or cli.settings.universe,
+    }
+    if end is not None:
+        values["end"] = parse_utc(end, "--end")
+    if posts_per_day is not None:
+        values["posts_per_day_base"] = posts_per_day
+    config = SyntheticMarketConfig.parse(values, where="data generate")
+    assert isinstance(config, SyntheticMarketConfig)
+    with cli.recorded("data generate") as detail, progress_bar() as bar:
+        task = bar.add_task("generating", total=len(config.symbols))
+
+        def advance(symbol: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"generating {symbol}")
+
+        result = generate_synthetic(
+            cli.lake, cli.engine, config, with_books=with_books, progress=advance
+        )
+        detail.update(result.as_json())
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        total = {
+            k: sum(r.get(k, 0) for r in result.rows.values()) for k in ("bars", "posts", "comments")
+        }
+        console.print(
+            f"[green]✓[/green] synthetic market written: {total['bars']:,} bars, "
+            f"{total['posts']:,} posts, {total['comments']:,} comments "
+            f"({result.planted_bar_gaps} planted bar gaps); oracle IC {result.oracle_ic}"
+        )
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="a file or a folder of files"),
+    format: str | None = typer.Option(
+        None,
+        "--format",
+        help="ohlcv, binance, freqtrade, text, reddit, cryptonews (default: detect)",
+    ),
+    symbol: str | None = typer.Option(
+        None, help="symbol for a single bar file without one in its name"
+    ),
+    source_name: str | None = typer.Option(None, help="default: files:<folder or file name>"),
+    as_json: bool = typer.Option(False, "--json", help="print the JSON result"),
+) -> None:
+    """Import bars (CSV, Parquet, JSON, Binance klines, freqtrade) or texts into the lake."""
+    from quantgate.data.catalog import BARS_FAMILY, SOCIAL_FAMILY
+    from quantgate.data.files import import_path
+    from quantgate.data.sources.registry import market_source_from_spec, text_source_from_spec
+
+    cli = get_context(ctx)
+    catalog = _catalog(cli)
+    with cli.recorded("data import") as detail, progress_bar() as bar:
+        task = bar.add_task("importing", total=None)
+
+        def advance(message: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=message[:40])
+
+        result = import_path(cli.lake, path, format, symbol, source_name, progress=advance)
+        spec = result.source_spec
+        if result.kind == "market":
+            catalog.register_with_coverage(market_source_from_spec(spec), BARS_FAMILY)
+        else:
+            catalog.register_with_coverage(text_source_from_spec(spec), SOCIAL_FAMILY)
+        detail.update(result.to_dict())
+    payload = result.to_dict()
+    if as_json:
+        emit_json(payload)
+    else:
+        for dataset, counts in payload["totals"].items():
+            console.print(
+                f"[green]✓[/green] {dataset}: {counts['read']:,} read, {counts['inserted']:,} new, "
+                f"{counts['updated']:,} updated, {counts['unchanged']:,} unchanged"
+            )
+        if payload["unmapped_texts"]["count"]:
+            console.print(f"[yellow]{payload['unmapped_texts']['count']} texts map to no symbol")

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from quantgate.core.errors import ConfigurationError
+from quantgate.data.sources.base import MarketSource, TextSource
 from quantgate.storage.models import (
     AuditRun,
     ConfirmedSourceGap,
@@ -58,6 +59,12 @@ class Catalog:
                 )
             else:
                 row.kind, row.spec, row.updated_at = kind, spec, now
+
+    def register_with_coverage(self, source: MarketSource | TextSource, family: str) -> None:
+        """Register `source` and record the span it claims per symbol (what the audit expects)."""
+        self.register_source(source.spec)
+        spans = [source.coverage(symbol) for symbol in source.symbols()]
+        self.set_coverage(Coverage(source.name, family, c.symbol, c.start, c.end) for c in spans)
 
     def source_spec(self, name: str) -> dict[str, Any] | None:
         with Session(self.engine) as session:

@@ -21,7 +21,10 @@ def ingest(lake: Lake, dataset: Dataset, frame: pl.DataFrame, *, origin: str) ->
     if frame.is_empty():
         return UpsertResult(0, 0, 0, 0)
     conformed = conform(frame, dataset, origin=origin)
-    return lake.upsert(dataset.name, conformed, key=dataset.key)
+    # A re-fetch of identical data is unchanged: provenance keeps the first fetch time.
+    return lake.upsert(
+        dataset.name, conformed, key=dataset.key, ignore_in_comparison=("fetched_at",)
+    )
 
 
 def ingest_bars(

@@ -107,6 +107,21 @@ class Remediator:
         self._specs = catalog.sources()
         self._market_sources: dict[str, MarketSource] = {}
         self._text_sources: dict[str, TextSource] = {}
+        # Rows fetched during a round, written once at its end: one rewrite per partition.
+        self._pending_bars: list[pl.DataFrame] = []
+        self._pending_posts: list[pl.DataFrame] = []
+        self._pending_comments: list[pl.DataFrame] = []
+
+    def _write_pending(self) -> None:
+        for frames, write in (
+            (self._pending_bars, ingest_bars),
+            (self._pending_posts, ingest_posts),
+            (self._pending_comments, ingest_comments),
+        ):
+            if frames:
+                merged = pl.concat(frames, how="vertical").unique(maintain_order=True)
+                write(self.lake, merged, origin="remediation backfill")
+                frames.clear()
 
     def _market_source(self, name: str) -> MarketSource:
         if name not in self._market_sources:
@@ -131,8 +146,8 @@ class Remediator:
         frame = source.fetch_bars(symbol, start, end, "1h")
         frame = frame.filter((pl.col("ts") >= start) & (pl.col("ts") < end))
         if not frame.is_empty():
-            result = ingest_bars(self.lake, frame, origin=f"{source_name} backfill")
-            outcome.filled = result.inserted
+            self._pending_bars.append(frame)
+            outcome.filled = frame.height
         got = (
             np.unique(frame["ts"].dt.epoch("us").to_numpy())
             if frame.height
@@ -163,13 +178,12 @@ class Remediator:
         source = self._text_source(source_name)
         posts = source.fetch_posts(symbol, start, end)
         comments = source.fetch_comments(symbol, start, end)
-        origin = f"{source_name} backfill"
         filled_days: set[int] = set()
         if not posts.is_empty():
-            ingest_posts(self.lake, posts, origin=origin)
+            self._pending_posts.append(posts)
             filled_days |= set((posts["ts"].dt.epoch("us") // DAY_US * DAY_US).to_list())
         if not comments.is_empty():
-            ingest_comments(self.lake, comments, origin=origin)
+            self._pending_comments.append(comments)
             filled_days |= set((comments["ts"].dt.epoch("us") // DAY_US * DAY_US).to_list())
         outcome.filled = len(filled_days)
         still_missing = missing_runs(
@@ -227,6 +241,7 @@ class Remediator:
                 report.gaps.append(self._attempt(family, series, gap))
                 if progress is not None:
                     progress(index, len(work))
+            self._write_pending()
             audit = run_audit(self.lake, self.catalog, request)
             report.audit_summary = audit["summary"]
             rounds.append(report)

@@ -162,8 +162,15 @@ class Lake:
         *,
         time_column: str = "ts",
         symbol_column: str = "symbol",
+        ignore_in_comparison: Sequence[str] = (),
     ) -> UpsertResult:
-        """Insert or replace rows by `key`; a row equal to the stored one counts as unchanged."""
+        """Insert or replace rows by `key`.
+
+        A row equal to the stored one (ignoring `ignore_in_comparison`, e.g. the
+        fetch time) counts as unchanged and the stored row is kept. Every partition
+        is merged and checked before the first one is written, so a bad partition
+        stops the whole upsert with nothing written.
+        """
         missing = [c for c in (*key, time_column, symbol_column) if c not in frame.columns]
         if missing:
             raise ProgrammerError(f"upsert into {dataset}: frame lacks columns {missing}")
@@ -177,11 +184,11 @@ class Lake:
                 field=",".join(key),
                 fix="remove the duplicate rows from the input",
             )
-        inserted = updated = unchanged = written = 0
+        inserted = updated = unchanged = 0
+        planned: list[tuple[str, int, pl.DataFrame]] = []
         with_year = frame.with_columns(pl.col(time_column).dt.year().alias("__year"))
-        for (symbol, year), part in with_year.group_by(
-            [symbol_column, "__year"], maintain_order=True
-        ):
+        groups = with_year.group_by([symbol_column, "__year"], maintain_order=True)
+        for (symbol, year), part in groups:
             incoming = part.drop("__year")
             existing = self.read_partition(dataset, str(symbol), int(year))
             if existing is None:
@@ -195,19 +202,22 @@ class Lake:
                         fix="bring the input to the dataset's schema",
                     )
                 incoming = incoming.select(existing.columns).cast(existing.schema)
+                compared = [c for c in existing.columns if c not in ignore_in_comparison]
                 matched = incoming.join(existing, on=list(key), how="semi")
-                same = incoming.join(existing, on=existing.columns, how="semi", nulls_equal=True)
+                same = incoming.join(existing, on=compared, how="semi", nulls_equal=True)
                 unchanged += same.height
                 updated += matched.height - same.height
                 inserted += incoming.height - matched.height
                 if matched.height == same.height and incoming.height == matched.height:
                     continue
-                kept = existing.join(incoming, on=list(key), how="anti")
-                merged = pl.concat([kept, incoming], how="vertical")
+                changed = incoming.join(same, on=list(key), how="anti")
+                kept = existing.join(changed, on=list(key), how="anti")
+                merged = pl.concat([kept, changed], how="vertical")
             merged = merged.sort([*key] if time_column in key else [time_column, *key])
-            self.write_partition(dataset, str(symbol), int(year), merged)
-            written += 1
-        return UpsertResult(inserted, updated, unchanged, written)
+            planned.append((str(symbol), int(year), merged))
+        for symbol, year, merged in planned:
+            self.write_partition(dataset, symbol, year, merged)
+        return UpsertResult(inserted, updated, unchanged, len(planned))
 
     def delete_dataset(self, dataset: str) -> None:
         for ref in self.partitions(dataset):

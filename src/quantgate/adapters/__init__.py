@@ -1,0 +1,1 @@
+"""Venue adapters, one package per venue (`sim`, `ccxt`, `alpaca`): data and execution."""
