@@ -188,6 +188,18 @@ def _daily_counts(lake: Lake, dataset: str, symbols: tuple[str, ...]) -> pl.Data
     )
 
 
+def _per_day_stats(counts: np.ndarray, expected_days: int) -> dict[str, float]:
+    """Mean over every expected day (days without rows count as zero), min and max."""
+    if expected_days <= 0:
+        return {"mean": 0.0, "min": 0, "max": 0}
+    observed_min = int(counts.min()) if counts.size else 0
+    return {
+        "mean": round(float(counts.sum()) / expected_days, 3),
+        "min": observed_min if counts.size >= expected_days else 0,
+        "max": int(counts.max()) if counts.size else 0,
+    }
+
+
 def audit_social(lake: Lake, catalog: Catalog, request: AuditRequest) -> list[SeriesAudit]:
     posts = _daily_counts(lake, POSTS.name, request.symbols).rename({"n": "posts"})
     comments = _daily_counts(lake, COMMENTS.name, request.symbols).rename({"n": "comments"})
@@ -209,7 +221,6 @@ def audit_social(lake: Lake, catalog: Catalog, request: AuditRequest) -> list[Se
         with_text = in_window.filter((pl.col("posts") + pl.col("comments")) > 0)["day"].to_numpy()
         runs = missing_runs(np.unique(with_text), start, end, DAY_US)
         n_posts, n_comments = int(in_window["posts"].sum()), int(in_window["comments"].sum())
-        per_day = in_window["posts"].to_numpy()
         audit = SeriesAudit(
             SOCIAL_FAMILY,
             source,
@@ -224,11 +235,8 @@ def audit_social(lake: Lake, catalog: Catalog, request: AuditRequest) -> list[Se
             "posts": n_posts,
             "comments": n_comments,
             "comment_ratio": round(n_comments / n_posts, 4) if n_posts else 0.0,
-            "posts_per_day": {
-                "mean": round(float(per_day.mean()), 3) if per_day.size else 0.0,
-                "min": int(per_day.min()) if per_day.size else 0,
-                "max": int(per_day.max()) if per_day.size else 0,
-            },
+            "posts_per_day": _per_day_stats(in_window["posts"].to_numpy(), audit.expected),
+            "comments_per_day": _per_day_stats(in_window["comments"].to_numpy(), audit.expected),
         }
         audits.append(audit)
     return audits
