@@ -282,7 +282,7 @@ def backfill_command(
                 bar.update(tasks[symbol], completed=done, total=total)
 
             results = backfill(cli.lake, source, wanted, start, stop, progress=advance)
-        payload = {
+        payload: dict[str, Any] = {
             "source": source.name,
             "symbols": {
                 symbol: {

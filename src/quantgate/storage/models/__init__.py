@@ -1,0 +1,24 @@
+"""SQLAlchemy models, one module per layer; each issue that adds tables adds a module here
+(imported below so Alembic sees its tables) and an Alembic revision for them."""
+
+from quantgate.storage.models.base import Base
+from quantgate.storage.models.data import (
+    AuditRun,
+    ConfirmedSourceGap,
+    DataSourceRow,
+    QualityRun,
+    SourceCoverageRow,
+)
+from quantgate.storage.models.foundation import CommandRun, InstrumentRow, JobCheckpoint
+
+__all__ = [
+    "AuditRun",
+    "Base",
+    "CommandRun",
+    "ConfirmedSourceGap",
+    "DataSourceRow",
+    "InstrumentRow",
+    "JobCheckpoint",
+    "QualityRun",
+    "SourceCoverageRow",
+]
