@@ -19,6 +19,7 @@ from quantgate.core.errors import (
     QuantgateError,
     TemporaryError,
 )
+from quantgate.core.signals import Signal
 from quantgate.core.types import (
     Bar,
     Comment,
@@ -52,6 +53,7 @@ __all__ = [
     "ProgrammerError",
     "QuantgateError",
     "Side",
+    "Signal",
     "SimulatedClock",
     "TemporaryError",
     "TextKind",

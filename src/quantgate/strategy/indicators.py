@@ -1,0 +1,69 @@
+"""Small pure indicator functions over a rolling window of closes.
+
+Every function recomputes from the window it is given instead of keeping running
+sums: a running sum drifts with floating-point error differently depending on
+when a strategy was restarted, and restarts must not change a single signal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+
+import numpy as np
+from numpy.typing import NDArray
+
+from quantgate.core.enums import Horizon
+
+
+def as_array(values: Sequence[float]) -> NDArray[np.float64]:
+    return np.asarray(values, dtype=np.float64)
+
+
+def lookback_return(closes: Sequence[float], lookback: int) -> float | None:
+    """Simple return from `lookback` bars ago to the last close; None while too short."""
+    if len(closes) <= lookback or lookback < 1:
+        return None
+    then = closes[-1 - lookback]
+    if then <= 0:
+        return None
+    return closes[-1] / then - 1.0
+
+
+def moving_average(closes: Sequence[float], window: int) -> float | None:
+    if len(closes) < window or window < 1:
+        return None
+    return float(np.mean(as_array(closes)[-window:]))
+
+
+def zscore(values: Sequence[float]) -> float | None:
+    """How many sample standard deviations the last value sits from the window mean."""
+    if len(values) < 3:
+        return None
+    array = as_array(values)
+    std = float(np.std(array, ddof=1))
+    if not std > 0.0:
+        return None
+    return (float(array[-1]) - float(np.mean(array))) / std
+
+
+def realised_vol(closes: Sequence[float]) -> float | None:
+    """Per-bar volatility: sample standard deviation of log returns over the window."""
+    if len(closes) < 3:
+        return None
+    array = as_array(closes)
+    if np.any(array <= 0):
+        return None
+    vol = float(np.std(np.diff(np.log(array)), ddof=1))
+    return vol if vol > 0.0 else None
+
+
+def scale_to_horizon(
+    per_bar_vol: float | None, bar_interval: timedelta | None, horizon: Horizon
+) -> float | None:
+    """Square-root-of-time scaling from the bar interval to the signal's horizon."""
+    if per_bar_vol is None or bar_interval is None or bar_interval.total_seconds() <= 0:
+        return None
+    bars_per_horizon = horizon.duration.total_seconds() / bar_interval.total_seconds()
+    return per_bar_vol * math.sqrt(bars_per_horizon)

@@ -1,0 +1,345 @@
+"""Pairs trading: trade the spread of two cointegrated prices back to its mean.
+
+For each configured pair (a, b), over a rolling window of log closes:
+    log a = α + β log b + e,   z = e_now / std(e over the window)
+β is the rolling hedge ratio. A new position is opened only when |z| passes
+`entry_z` *and* the Engle–Granger test on the same window rejects "no
+cointegration": a wide spread between two unrelated random walks is not a
+mean-reversion opportunity, just drift. The position closes when |z| is back
+inside `exit_z`, runs past `stop_z`, or has been held `max_holding_bars`.
+
+Both legs are emitted together with the same `group`: long the spread is long
+a and short β·b, with gross exposure `max_exposure` split by 1 : |β|.
+
+The engine hands bars over one symbol at a time. A pair steps only when both
+legs have a bar with the same open time; a leg bar whose partner never arrives
+is dropped rather than matched with a different time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from quantgate.core.errors import DataError
+from quantgate.core.signals import Signal
+from quantgate.core.types import Bar
+from quantgate.strategy.base import Strategy, StrategyConfig
+from quantgate.strategy.cointegration import (
+    SIGNIFICANCE_LEVELS,
+    EngleGrangerResult,
+    engle_granger,
+)
+from quantgate.strategy.state import decode_time, encode_time, require_time
+
+
+class PairsConfig(StrategyConfig):
+    pairs: tuple[tuple[str, str], ...] = (("BTCUSDT", "ETHUSDT"),)
+    window: int = Field(default=120, ge=30, le=10_000)
+    entry_z: float = Field(default=2.0, gt=0.0)
+    exit_z: float = Field(default=0.5, ge=0.0)
+    stop_z: float | None = 4.0
+    # Test size for the entry gate: one of the tabulated levels 0.01, 0.05, 0.10.
+    significance: float = 0.05
+    # Lags of the residual ADF regression; None selects them by AIC.
+    adf_lags: int | None = Field(default=1, ge=0)
+    max_holding_bars: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> PairsConfig:
+        if self.significance not in SIGNIFICANCE_LEVELS:
+            raise ValueError(f"significance must be one of {sorted(SIGNIFICANCE_LEVELS)}")
+        if not self.pairs:
+            raise ValueError("configure at least one pair")
+        legs = [leg for pair in self.pairs for leg in pair]
+        if len(set(legs)) != len(legs):
+            # One strategy holds one target per symbol; a symbol in two pairs would
+            # get two conflicting targets.
+            raise ValueError("every symbol may appear in one pair only, and not twice in it")
+        if self.exit_z >= self.entry_z:
+            raise ValueError("exit_z must be below entry_z")
+        if self.stop_z is not None and self.stop_z <= self.entry_z:
+            raise ValueError("stop_z must be above entry_z")
+        return self
+
+
+@dataclass(slots=True)
+class _LegBar:
+    ts: datetime
+    available_at: datetime
+    close: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ts": encode_time(self.ts),
+            "available_at": encode_time(self.available_at),
+            "close": self.close,
+        }
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> _LegBar:
+        return cls(
+            require_time(payload["ts"]),
+            require_time(payload["available_at"]),
+            float(payload["close"]),
+        )
+
+
+@dataclass(slots=True)
+class OpenPair:
+    direction: int  # +1 long the spread (long a, short b), -1 short it
+    entry_at: datetime
+    entry_z: float
+    hedge_ratio: float
+    entry_price_a: float
+    entry_price_b: float
+    bars_held: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "entry_at": encode_time(self.entry_at),
+            "entry_z": self.entry_z,
+            "hedge_ratio": self.hedge_ratio,
+            "entry_price_a": self.entry_price_a,
+            "entry_price_b": self.entry_price_b,
+            "bars_held": self.bars_held,
+        }
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> OpenPair:
+        return cls(
+            direction=int(payload["direction"]),
+            entry_at=require_time(payload["entry_at"]),
+            entry_z=float(payload["entry_z"]),
+            hedge_ratio=float(payload["hedge_ratio"]),
+            entry_price_a=float(payload["entry_price_a"]),
+            entry_price_b=float(payload["entry_price_b"]),
+            bars_held=int(payload["bars_held"]),
+        )
+
+
+@dataclass(slots=True)
+class _PairState:
+    log_a: deque[float]
+    log_b: deque[float]
+    pending: dict[str, _LegBar] = field(default_factory=dict)
+    open: OpenPair | None = None
+    last_signal_at: datetime | None = None
+    # The latest Engle–Granger verdict and how many entries it refused, kept for
+    # reports: "why did the pair not trade?"
+    last_test: dict[str, Any] | None = None
+    blocked_entries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _SpreadView:
+    z: float
+    hedge_ratio: float
+    intercept: float
+
+
+def _spread_view(log_a: deque[float], log_b: deque[float]) -> _SpreadView | None:
+    a = np.asarray(log_a, dtype=np.float64)
+    b = np.asarray(log_b, dtype=np.float64)
+    if float(np.std(b)) == 0.0:
+        return None
+    design = np.column_stack([np.ones_like(b), b])
+    (intercept, beta), *_ = np.linalg.lstsq(design, a, rcond=None)
+    residuals = a - design @ np.array([intercept, beta])
+    std = float(np.std(residuals, ddof=1))
+    if not std > 0.0:
+        return None
+    return _SpreadView(float(residuals[-1]) / std, float(beta), float(intercept))
+
+
+class PairsTradingStrategy(Strategy[PairsConfig]):
+    kind = "pairs"
+
+    _pairs: dict[tuple[str, str], _PairState]
+    _leg_to_pair: dict[str, tuple[str, str]]
+
+    @property
+    def lookback(self) -> int:
+        return self.config.window
+
+    def handles(self, symbol: str) -> bool:
+        return symbol in self._leg_to_pair
+
+    def _reset(self) -> None:
+        window = self.config.window
+        self._pairs = {
+            pair: _PairState(deque(maxlen=window), deque(maxlen=window))
+            for pair in self.config.pairs
+        }
+        self._leg_to_pair = {leg: pair for pair in self.config.pairs for leg in pair}
+
+    def open_pair(self, leg_a: str, leg_b: str) -> OpenPair | None:
+        return self._pairs[(leg_a, leg_b)].open
+
+    def last_test(self, leg_a: str, leg_b: str) -> dict[str, Any] | None:
+        return self._pairs[(leg_a, leg_b)].last_test
+
+    def blocked_entries(self, leg_a: str, leg_b: str) -> int:
+        """Entries the cointegration gate refused so far (the spread was wide enough)."""
+        return self._pairs[(leg_a, leg_b)].blocked_entries
+
+    def _on_bar(self, bar: Bar) -> list[Signal]:
+        pair = self._leg_to_pair[bar.symbol]
+        state = self._pairs[pair]
+        state.pending[bar.symbol] = _LegBar(bar.ts, bar.available_at, bar.close)
+        other = pair[1] if bar.symbol == pair[0] else pair[0]
+        partner = state.pending.get(other)
+        if partner is None:
+            return []
+        if partner.ts < bar.ts:
+            del state.pending[other]  # its own partner bar never came
+            return []
+        if partner.ts > bar.ts:
+            del state.pending[bar.symbol]
+            return []
+        leg_a, leg_b = state.pending.pop(pair[0]), state.pending.pop(pair[1])
+        if leg_a.close <= 0 or leg_b.close <= 0:
+            raise DataError(f"{pair}: non-positive close at {bar.ts.isoformat()}", field="close")
+        state.log_a.append(math.log(leg_a.close))
+        state.log_b.append(math.log(leg_b.close))
+        if len(state.log_a) < self.config.window:
+            return []
+        asof = max(leg_a.available_at, leg_b.available_at)
+        return self._step(pair, state, leg_a, leg_b, asof)
+
+    def _step(
+        self,
+        pair: tuple[str, str],
+        state: _PairState,
+        leg_a: _LegBar,
+        leg_b: _LegBar,
+        asof: datetime,
+    ) -> list[Signal]:
+        config = self.config
+        view = _spread_view(state.log_a, state.log_b)
+        if view is None:
+            return []
+        opened = state.open
+        if opened is not None:
+            opened.bars_held += 1
+            reason = self._exit_reason(opened, view.z)
+            if reason is None:
+                return []
+            state.open = None
+            state.last_signal_at = asof
+            return self._leg_signals(pair, asof, 0.0, 0.0, 1.0, reason, None)
+        if abs(view.z) < config.entry_z or (
+            config.stop_z is not None and abs(view.z) >= config.stop_z
+        ):
+            return []
+        test = self._test(state)
+        if test is None or not test.is_cointegrated(config.significance):
+            state.blocked_entries += 1
+            return []
+        direction = -1 if view.z > 0 else 1
+        state.open = OpenPair(direction, asof, view.z, view.hedge_ratio, leg_a.close, leg_b.close)
+        state.last_signal_at = asof
+        gross = 1.0 + abs(view.hedge_ratio)
+        exposure_a = direction * config.max_exposure / gross
+        exposure_b = -direction * config.max_exposure * view.hedge_ratio / gross
+        reason = (
+            f"spread z {view.z:+.3f} beyond ±{config.entry_z}; Engle–Granger t "
+            f"{test.statistic:.3f}, p {test.p_value:.4f}; hedge ratio {view.hedge_ratio:.4f}"
+        )
+        return self._leg_signals(
+            pair,
+            asof,
+            exposure_a,
+            exposure_b,
+            abs(view.z) / (2.0 * config.entry_z),
+            reason,
+            1.0 - test.p_value,
+        )
+
+    def _exit_reason(self, opened: OpenPair, z: float) -> str | None:
+        config = self.config
+        if abs(z) <= config.exit_z:
+            return f"spread z {z:+.3f} back inside ±{config.exit_z}"
+        if opened.direction * z > 0:
+            # The spread crossed the mean and the exit band in one bar.
+            return f"spread z {z:+.3f} crossed the mean"
+        if config.stop_z is not None and abs(z) >= config.stop_z:
+            return f"spread z {z:+.3f} ran past stop ±{config.stop_z}"
+        max_hold = config.max_holding_bars
+        if max_hold is not None and opened.bars_held >= max_hold:
+            return f"time_stop after {opened.bars_held} bars"
+        return None
+
+    def _test(self, state: _PairState) -> EngleGrangerResult | None:
+        try:
+            result = engle_granger(state.log_a, state.log_b, self.config.adf_lags)
+        except DataError as error:
+            state.last_test = {"error": error.message}
+            return None
+        state.last_test = {
+            "statistic": result.statistic,
+            "p_value": result.p_value,
+            "critical_values": result.critical_values,
+            "hedge_ratio": result.hedge_ratio,
+            "lags": result.lags,
+        }
+        return result
+
+    def _leg_signals(
+        self,
+        pair: tuple[str, str],
+        asof: datetime,
+        exposure_a: float,
+        exposure_b: float,
+        strength: float,
+        reason: str,
+        confidence: float | None,
+    ) -> list[Signal]:
+        group = f"pair:{pair[0]}/{pair[1]}"
+        return [
+            self._signal(
+                symbol,
+                asof,
+                exposure,
+                strength,
+                reason,
+                confidence=confidence,
+                group=group,
+            )
+            for symbol, exposure in ((pair[0], exposure_a), (pair[1], exposure_b))
+        ]
+
+    def _dump_state(self) -> dict[str, Any]:
+        return {
+            f"{a}/{b}": {
+                "log_a": list(state.log_a),
+                "log_b": list(state.log_b),
+                "pending": {leg: bar.to_json() for leg, bar in sorted(state.pending.items())},
+                "open": None if state.open is None else state.open.to_json(),
+                "last_signal_at": encode_time(state.last_signal_at),
+                "last_test": state.last_test,
+                "blocked_entries": state.blocked_entries,
+            }
+            for (a, b), state in self._pairs.items()
+        }
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        window = self.config.window
+        for pair in self.config.pairs:
+            entry = state[f"{pair[0]}/{pair[1]}"]
+            self._pairs[pair] = _PairState(
+                log_a=deque((float(v) for v in entry["log_a"]), maxlen=window),
+                log_b=deque((float(v) for v in entry["log_b"]), maxlen=window),
+                pending={leg: _LegBar.from_json(bar) for leg, bar in entry["pending"].items()},
+                open=None if entry["open"] is None else OpenPair.from_json(entry["open"]),
+                last_signal_at=decode_time(entry["last_signal_at"]),
+                last_test=entry["last_test"],
+                blocked_entries=int(entry["blocked_entries"]),
+            )

@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+from portfolio_inputs import random_case, risk_model, sig
+
+from quantgate.core import Bucket, ConfigurationError
+from quantgate.portfolio import (
+    ALLOCATOR_NAMES,
+    AllocationResult,
+    LegacyAllocator,
+    PortfolioConfig,
+    RiskModel,
+    allocate,
+)
+
+SIGNALS = [sig("A", 1.0, strength=0.9), sig("B", -0.5, strength=0.6), sig("C", 0.0)]
+
+
+def assert_fell_back(result: AllocationResult, reason_part: str) -> None:
+    assert result.requested == "allocator_v2"
+    assert result.allocator_used == "legacy"
+    assert result.fallback_reason is not None
+    assert reason_part in result.fallback_reason
+    assert result.fell_back
+    legacy = LegacyAllocator().allocate(SIGNALS)
+    assert result.target_weights == legacy.target_weights
+
+
+def test_allocator_v2_is_the_default_and_reports_itself() -> None:
+    model = risk_model({"A": 0.02, "B": 0.03, "C": 0.01})
+    result = allocate(SIGNALS, risk_model=model)
+    assert (result.requested, result.allocator_used, result.fallback_reason) == (
+        "allocator_v2",
+        "allocator_v2",
+        None,
+    )
+    assert result.target_weights["C"] == 0.0
+
+
+def test_legacy_on_request() -> None:
+    result = allocate(SIGNALS, PortfolioConfig(allocator="legacy"))
+    assert (result.requested, result.allocator_used, result.fallback_reason) == (
+        "legacy",
+        "legacy",
+        None,
+    )
+
+
+def test_nan_covariance_falls_back_to_legacy_with_the_reason() -> None:
+    model = risk_model(
+        {"A": 0.02, "B": 0.03, "C": 0.01},
+        [[1.0, np.nan, 0.0], [np.nan, 1.0, 0.0], [0.0, 0.0, 1.0]],
+    )
+    assert_fell_back(allocate(SIGNALS, risk_model=model), "NaN")
+
+
+def test_singular_covariance_falls_back() -> None:
+    # A hedge between two perfectly correlated symbols: not a duplicate, but no unique optimum.
+    model = risk_model({"A": 0.02, "B": 0.02, "C": 0.01}, [[1, 1, 0], [1, 1, 0], [0, 0, 1]])
+    assert_fell_back(allocate(SIGNALS, risk_model=model), "singular")
+
+
+def test_missing_inputs_fall_back() -> None:
+    assert_fell_back(allocate(SIGNALS), "no risk model")
+    partial = risk_model({"A": 0.02})
+    assert_fell_back(allocate(SIGNALS, risk_model=partial), "no volatility or correlation for B")
+
+
+def test_result_is_json_and_round_trips() -> None:
+    signals, model = random_case(5, 6)
+    buckets = {s.symbol: Bucket.MAJORS for s in signals[:3]}
+    config = PortfolioConfig.model_validate(
+        {"v2": {"max_weight_per_symbol": 0.2, "bucket_caps": {"majors": 0.3}}}
+    )
+    result = allocate(signals, config, risk_model=model, buckets=buckets)
+    assert result.bound_constraints
+    text = json.dumps(result.to_json(), allow_nan=False)
+    assert AllocationResult.model_validate_json(text) == result
+    payload = json.loads(text)
+    assert set(payload) == {
+        "allocator_used",
+        "requested",
+        "target_weights",
+        "bound_constraints",
+        "fallback_reason",
+        "diagnostics",
+    }
+    assert set(payload["bound_constraints"][0]) == {
+        "name",
+        "symbol",
+        "bucket",
+        "before",
+        "after",
+        "limit",
+        "detail",
+    }
+
+
+def test_risk_model_from_json_feeds_the_allocator() -> None:
+    _, model = random_case(6, 4)
+    signals = [sig(symbol, 1.0) for symbol in model.symbols]
+    again = RiskModel.from_json(json.loads(json.dumps(model.to_json())))
+    first = allocate(signals, risk_model=model)
+    second = allocate(signals, risk_model=again)
+    assert first == second
+
+
+def test_config_names_and_validation() -> None:
+    assert ALLOCATOR_NAMES == ("legacy", "allocator_v2")
+    assert PortfolioConfig().config_hash == PortfolioConfig().config_hash
+    assert PortfolioConfig(allocator="legacy").config_hash != PortfolioConfig().config_hash
+    with pytest.raises(ConfigurationError, match="allocator"):
+        PortfolioConfig.parse({"allocator": "allocator_v3"})
+    with pytest.raises(ConfigurationError, match="risk_budget"):
+        PortfolioConfig.parse({"v2": {"risk_budget": 0}})

@@ -1,0 +1,64 @@
+import pytest
+from strategy_streams import bar, bars_from_closes, json_round_trip, random_walk, run
+
+from quantgate.core import ConfigurationError, DataError, ProgrammerError
+from quantgate.strategy import MomentumConfig, MomentumStrategy
+
+
+def test_a_replayed_bar_is_ignored() -> None:
+    strategy = MomentumStrategy(MomentumConfig(lookback=2, entry_threshold=0.01))
+    bars = bars_from_closes("BTCUSDT", [100.0, 100.0, 103.0])
+    first = run(strategy, bars)
+    assert len(first) == 1
+    assert strategy.on_bar(bars[-1]) == []
+
+
+def test_a_bar_from_the_past_is_a_programmer_error() -> None:
+    strategy = MomentumStrategy(MomentumConfig())
+    strategy.on_bar(bar("BTCUSDT", 5, 100.0))
+    with pytest.raises(ProgrammerError, match="time order"):
+        strategy.on_bar(bar("BTCUSDT", 4, 100.0))
+
+
+def test_symbols_outside_the_configured_set_are_ignored() -> None:
+    strategy = MomentumStrategy(
+        MomentumConfig(lookback=2, entry_threshold=0.01, symbols=("ETHUSDT",))
+    )
+    assert run(strategy, bars_from_closes("BTCUSDT", [100.0, 100.0, 110.0])) == []
+    assert strategy.checkpoint()["clocks"] == {}
+
+
+def test_name_is_the_label_when_set() -> None:
+    assert MomentumStrategy(MomentumConfig()).name == "momentum"
+    labelled = MomentumStrategy(MomentumConfig(label="mom-fast", lookback=2, entry_threshold=0.01))
+    assert labelled.name == "mom-fast"
+    signals = run(labelled, bars_from_closes("BTCUSDT", [100.0, 100.0, 103.0]))
+    assert [s.strategy for s in signals] == ["mom-fast"]
+
+
+def test_restore_refuses_a_checkpoint_from_another_config() -> None:
+    source = MomentumStrategy(MomentumConfig(lookback=5))
+    run(source, bars_from_closes("BTCUSDT", random_walk(20, 1)))
+    target = MomentumStrategy(MomentumConfig(lookback=6))
+    with pytest.raises(ConfigurationError, match="config"):
+        target.restore(source.checkpoint())
+
+
+def test_restore_refuses_another_kind_and_another_state_version() -> None:
+    checkpoint = MomentumStrategy(MomentumConfig()).checkpoint()
+    with pytest.raises(ConfigurationError):
+        MomentumStrategy(MomentumConfig()).restore({**checkpoint, "kind": "pairs"})
+    with pytest.raises(ConfigurationError, match="state version"):
+        MomentumStrategy(MomentumConfig()).restore({**checkpoint, "state_version": 99})
+
+
+def test_a_malformed_checkpoint_is_a_data_error_and_leaves_a_clean_state() -> None:
+    source = MomentumStrategy(MomentumConfig(lookback=3))
+    run(source, bars_from_closes("BTCUSDT", random_walk(10, 2)))
+    broken = json_round_trip(source.checkpoint())
+    del broken["state"]["BTCUSDT"]["position"]
+    target = MomentumStrategy(MomentumConfig(lookback=3))
+    with pytest.raises(DataError, match="malformed checkpoint"):
+        target.restore(broken)
+    assert target.checkpoint()["state"] == {}
+    assert target.checkpoint()["clocks"] == {}

@@ -1,0 +1,73 @@
+import pytest
+
+from quantgate.core import ConfigurationError
+from quantgate.strategy import (
+    MeanReversionConfig,
+    MomentumConfig,
+    MomentumStrategy,
+    build_strategy,
+    strategy_config,
+    strategy_names,
+    strategy_spec,
+)
+
+
+def test_the_registered_names() -> None:
+    assert strategy_names() == (
+        "momentum",
+        "mean_reversion",
+        "bracket_momentum",
+        "ensemble",
+        "pairs",
+        "ml_signal",
+    )
+
+
+@pytest.mark.parametrize("name", strategy_names())
+def test_every_name_builds_its_class_with_its_default_config(name: str) -> None:
+    spec = strategy_spec(name)
+    strategy = build_strategy(name)
+    assert type(strategy) is spec.strategy_type
+    assert strategy.kind == name
+    assert isinstance(strategy.config, spec.config_type)
+    assert strategy.config == spec.config_type()
+    assert spec.summary
+
+
+def test_parameters_come_as_a_mapping_or_a_config() -> None:
+    from_mapping = build_strategy("momentum", {"lookback": 12, "entry_threshold": 0.01})
+    from_config = build_strategy("momentum", MomentumConfig(lookback=12, entry_threshold=0.01))
+    assert isinstance(from_mapping, MomentumStrategy)
+    assert from_mapping.config_hash == from_config.config_hash
+
+
+def test_a_config_of_another_strategy_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="MomentumConfig"):
+        build_strategy("momentum", MeanReversionConfig())
+
+
+def test_an_unknown_name_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        build_strategy("momentun")
+    assert "momentum, mean_reversion" in str(error.value)
+
+
+def test_bad_parameters_name_the_field() -> None:
+    with pytest.raises(ConfigurationError, match=r"strategy\.momentum\.lookback"):
+        strategy_config("momentum", {"lookback": 0})
+    with pytest.raises(ConfigurationError, match="not a known setting"):
+        strategy_config("momentum", {"look_back": 5})
+
+
+def test_ensemble_members_are_built_through_the_registry() -> None:
+    ensemble = build_strategy(
+        "ensemble",
+        {"members": [{"strategy": "pairs", "weight": 1, "params": {"pairs": [["X", "Y"]]}}]},
+    )
+    assert [m.kind for m in ensemble.members] == ["pairs"]  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="unknown strategy"):
+        build_strategy("ensemble", {"members": [{"strategy": "nope", "weight": 1}]})
+    with pytest.raises(ConfigurationError, match=r"strategy\.pairs"):
+        build_strategy(
+            "ensemble", {"members": [{"strategy": "pairs", "weight": 1, "params": {"window": 2}}]}
+        )
