@@ -21,6 +21,13 @@ TABLES = {
     "confirmed_source_gaps",
     "audit_runs",
     "quality_runs",
+    "orders",
+    "fills",
+    "execution_trace",
+    "risk_gate_decisions",
+    "risk_state",
+    "risk_state_events",
+    "risk_reservations",
 }
 
 

@@ -10,6 +10,16 @@ from quantgate.storage.models.data import (
     SourceCoverageRow,
 )
 from quantgate.storage.models.foundation import CommandRun, InstrumentRow, JobCheckpoint
+from quantgate.storage.models.trading import (
+    ExactDecimal,
+    ExecutionTraceRow,
+    FillRow,
+    OrderRow,
+    RiskGateDecisionRow,
+    RiskReservationRow,
+    RiskStateEventRow,
+    RiskStateRow,
+)
 
 __all__ = [
     "AuditRun",
@@ -17,8 +27,16 @@ __all__ = [
     "CommandRun",
     "ConfirmedSourceGap",
     "DataSourceRow",
+    "ExactDecimal",
+    "ExecutionTraceRow",
+    "FillRow",
     "InstrumentRow",
     "JobCheckpoint",
+    "OrderRow",
     "QualityRun",
+    "RiskGateDecisionRow",
+    "RiskReservationRow",
+    "RiskStateEventRow",
+    "RiskStateRow",
     "SourceCoverageRow",
 ]

@@ -1,0 +1,99 @@
+"""Where a working order would trade inside one bar, before costs and volume limits.
+
+Bars carry no intrabar path, so the rules are the usual conservative ones:
+
+- market: the bar's open.
+- limit, on the order's first bar, if the open already crosses the limit: the
+  order arrives marketable and takes liquidity at the open (capped at the limit
+  later, after costs).
+- limit otherwise: it rests; if the bar's range reaches the limit it is hit AT
+  the limit as a maker. A resting order is filled at its own price even when the
+  bar gaps through it, as on a real book.
+- stop: triggers when the range reaches the stop; it then trades like a market
+  order from the stop price, or from the open when the bar gapped through it.
+  Once triggered it stays a market order for any remainder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from quantgate.core.enums import OrderType, Side
+from quantgate.core.errors import ProgrammerError
+from quantgate.core.types import Bar, Order
+from quantgate.execution.costs import Liquidity
+
+
+@dataclass(frozen=True, slots=True)
+class BarPrices:
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    volume: Decimal
+
+    @classmethod
+    def of(cls, bar: Bar) -> BarPrices:
+        # repr of a float is its shortest round-tripping decimal: 100.1 stays 100.1.
+        return cls(
+            open=Decimal(repr(bar.open)),
+            high=Decimal(repr(bar.high)),
+            low=Decimal(repr(bar.low)),
+            volume=Decimal(repr(bar.volume)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """The base price an order trades at in this bar, and how."""
+
+    price: Decimal
+    liquidity: Liquidity
+    at_open: bool  # traded at the open (True) or somewhere inside the bar (False)
+
+
+def touch(order: Order, bar: BarPrices, *, first_bar: bool, triggered: bool) -> Touch | None:
+    """Where `order` trades in `bar`, or None when the bar never reaches its price."""
+    buy = order.side is Side.BUY
+    if order.order_type is OrderType.MARKET or triggered:
+        return Touch(bar.open, Liquidity.TAKER, at_open=True)
+    if order.order_type is OrderType.LIMIT:
+        limit = _required(order.limit_price, order, "limit_price")
+        crosses_at_open = bar.open <= limit if buy else bar.open >= limit
+        if first_bar and crosses_at_open:
+            return Touch(bar.open, Liquidity.TAKER, at_open=True)
+        reached = bar.low <= limit if buy else bar.high >= limit
+        return Touch(limit, Liquidity.MAKER, at_open=False) if reached else None
+    stop = _required(order.stop_price, order, "stop_price")
+    if (bar.open >= stop) if buy else (bar.open <= stop):
+        return Touch(bar.open, Liquidity.TAKER, at_open=True)
+    if (bar.high >= stop) if buy else (bar.low <= stop):
+        return Touch(stop, Liquidity.TAKER, at_open=False)
+    return None
+
+
+def cap_at_limit(order: Order, price: Decimal) -> Decimal:
+    """A limit order never trades worse than its limit, whatever the modelled costs say."""
+    if order.order_type is not OrderType.LIMIT or order.limit_price is None:
+        return price
+    if order.side is Side.BUY:
+        return min(price, order.limit_price)
+    return max(price, order.limit_price)
+
+
+def round_to_tick_against(price: Decimal, side: Side, tick: Decimal) -> Decimal:
+    """Venues trade on ticks; an off-tick modelled price rounds against us (buy up, sell down)."""
+    rounding = ROUND_CEILING if side is Side.BUY else ROUND_FLOOR
+    return (price / tick).to_integral_value(rounding=rounding) * tick
+
+
+def floor_to_lot(quantity: Decimal, lot: Decimal) -> Decimal:
+    if quantity <= 0:
+        return Decimal(0)
+    return (quantity / lot).to_integral_value(rounding=ROUND_FLOOR) * lot
+
+
+def _required(value: Decimal | None, order: Order, name: str) -> Decimal:
+    if value is None:
+        raise ProgrammerError(f"{order.client_order_id}: {order.order_type} order without {name}")
+    return value

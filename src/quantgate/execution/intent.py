@@ -1,0 +1,151 @@
+"""Execution intents, their child orders, and the deterministic client order id.
+
+The id is a hash of who wants what as of when (scope, strategy, symbol, side,
+target, decision time, slice). Re-planning the same decision after a crash or a
+retry therefore yields the same ids, and the outbox refuses to send an id twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from quantgate.core.clock import ensure_utc
+from quantgate.core.enums import Horizon, Mode, Side
+from quantgate.core.errors import ProgrammerError
+from quantgate.core.types import Instrument, Order
+from quantgate.execution.brokers.base import TimeInForce
+from quantgate.execution.costs import CostBreakdown
+
+CLIENT_ORDER_ID_PREFIX = "qg"
+# 2 + 30 characters: within every venue's limit (Binance allows 36).
+_HASH_CHARS = 30
+
+
+def _canonical_decimal(value: Decimal) -> str:
+    # 1.0 and 1.00 are the same target and must give the same id.
+    return format(value.normalize(), "f")
+
+
+def derive_client_order_id(
+    *,
+    scope: str,
+    strategy: str,
+    symbol: str,
+    side: Side,
+    target_quantity: Decimal,
+    decision_time: datetime,
+    slice_index: int,
+) -> str:
+    decision_time = ensure_utc(decision_time, name="decision_time")
+    material = "|".join(
+        (
+            scope,
+            strategy,
+            symbol,
+            side.value,
+            _canonical_decimal(target_quantity),
+            decision_time.isoformat(),
+            str(slice_index),
+        )
+    )
+    digest = hashlib.sha256(material.encode()).hexdigest()
+    return CLIENT_ORDER_ID_PREFIX + digest[:_HASH_CHARS]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionIntent:
+    """Move one strategy's position in one symbol from `current_quantity` to `target_quantity`.
+
+    `decision_price` is the theoretical price the decision was made at (the
+    last price known at `decision_time`); the trace measures slippage from it.
+    """
+
+    scope: str
+    strategy: str
+    instrument: Instrument
+    current_quantity: Decimal
+    target_quantity: Decimal
+    decision_time: datetime
+    decision_price: Decimal
+    horizon: Horizon
+    mode: Mode
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decision_time", ensure_utc(self.decision_time))
+        for name in ("current_quantity", "target_quantity", "decision_price"):
+            if not getattr(self, name).is_finite():
+                raise ProgrammerError(
+                    f"{self.strategy}/{self.instrument.symbol}: {name} not finite"
+                )
+        if self.decision_price <= 0:
+            raise ProgrammerError(f"{self.strategy}: decision_price must be positive")
+
+    @property
+    def delta(self) -> Decimal:
+        return self.target_quantity - self.current_quantity
+
+    @property
+    def side(self) -> Side:
+        return Side.BUY if self.delta > 0 else Side.SELL
+
+    def client_order_id(self, slice_index: int) -> str:
+        return derive_client_order_id(
+            scope=self.scope,
+            strategy=self.strategy,
+            symbol=self.instrument.symbol,
+            side=self.side,
+            target_quantity=self.target_quantity,
+            decision_time=self.decision_time,
+            slice_index=slice_index,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChildOrder:
+    """One order a policy wants sent at `release_at`, with what the trace needs to know."""
+
+    order: Order
+    time_in_force: TimeInForce
+    release_at: datetime
+    expires_at: datetime | None
+    policy: str
+    scope: str
+    horizon: Horizon
+    decision_time: datetime
+    decision_price: Decimal
+    target_quantity: Decimal
+    slice_index: int
+    slice_count: int
+    # The policy's pre-trade cost estimate at the decision price (None without a model).
+    estimate: CostBreakdown | None = None
+
+    @property
+    def client_order_id(self) -> str:
+        return self.order.client_order_id
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Children with the same key belong to the same (scope, strategy, symbol) target."""
+        return (self.scope, self.order.strategy, self.order.instrument.symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPlan:
+    intent: ExecutionIntent
+    policy: str
+    children: tuple[ChildOrder, ...]
+
+    @property
+    def quantity(self) -> Decimal:
+        return sum((child.order.quantity for child in self.children), Decimal(0))
+
+    @property
+    def estimated_cost(self) -> Decimal | None:
+        """Fees plus spread and impact of the whole plan, as the policy estimated them."""
+        estimates = [child.estimate for child in self.children]
+        if not estimates or any(estimate is None for estimate in estimates):
+            return None
+        return sum((e.total for e in estimates if e is not None), Decimal(0))

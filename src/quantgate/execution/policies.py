@@ -1,0 +1,232 @@
+"""Execution policies: turn a target-position delta into child orders and a schedule.
+
+Short horizons (1h, 4h) cannot wait: their edge decays within the hour, so they
+take liquidity at once with one marketable IOC order. Long horizons (1d, 7d)
+can spread the trade over a window to pay less impact: TWAP slices (marketable
+IOC each) or passive limit slices that rest until the next slice is due.
+Every limit is bounded by the decision price, so a runaway market leaves a slice
+unfilled instead of filling it anywhere.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from quantgate.core.enums import Horizon, OrderType, Side
+from quantgate.core.types import Order
+from quantgate.execution.brokers.base import TimeInForce
+from quantgate.execution.brokers.matching import floor_to_lot
+from quantgate.execution.config import LongHorizonConfig, ShortHorizonConfig
+from quantgate.execution.costs import (
+    BPS,
+    CostBreakdown,
+    CostModel,
+    Liquidity,
+    MarketContext,
+    bps_to_decimal,
+)
+from quantgate.execution.intent import ChildOrder, ExecutionIntent, ExecutionPlan
+
+SHORT_HORIZON_EXEC = "short_horizon_exec"
+LONG_HORIZON_EXEC = "long_horizon_exec"
+
+SHORT_HORIZONS = frozenset({Horizon.H1, Horizon.H4})
+
+
+class ExecutionPolicy(ABC):
+    name: str
+    cost_model: CostModel | None = None
+
+    @abstractmethod
+    def plan(self, intent: ExecutionIntent, market: MarketContext | None = None) -> ExecutionPlan:
+        """Child orders that move the position to the target; none when there is nothing to
+        do. With a cost model and a market context each child carries its cost estimate."""
+
+    def _estimate(
+        self,
+        intent: ExecutionIntent,
+        quantity: Decimal,
+        liquidity: Liquidity,
+        market: MarketContext | None,
+    ) -> CostBreakdown | None:
+        if self.cost_model is None or market is None:
+            return None
+        return self.cost_model.estimate(
+            intent.side, quantity, intent.decision_price, market, liquidity=liquidity
+        )
+
+
+class ShortHorizonExec(ExecutionPolicy):
+    name = SHORT_HORIZON_EXEC
+
+    def __init__(
+        self, config: ShortHorizonConfig | None = None, cost_model: CostModel | None = None
+    ) -> None:
+        self.config = config or ShortHorizonConfig()
+        self.cost_model = cost_model
+
+    def plan(self, intent: ExecutionIntent, market: MarketContext | None = None) -> ExecutionPlan:
+        quantity = floor_to_lot(abs(intent.delta), intent.instrument.lot_size)
+        if quantity <= 0 or quantity * intent.decision_price < self.config.min_notional:
+            return ExecutionPlan(intent, self.name, ())
+        if self.config.order_type == "market":
+            order_type, limit = OrderType.MARKET, None
+        else:
+            order_type = OrderType.LIMIT
+            limit = bounded_limit(intent, self.config.max_slippage_bps)
+        child = _child(
+            intent,
+            self.name,
+            slice_index=0,
+            slice_count=1,
+            quantity=quantity,
+            order_type=order_type,
+            limit_price=limit,
+            time_in_force=TimeInForce.IOC,
+            release_at=intent.decision_time,
+            expires_at=None,
+            estimate=self._estimate(intent, quantity, Liquidity.TAKER, market),
+        )
+        return ExecutionPlan(intent, self.name, (child,))
+
+
+class LongHorizonExec(ExecutionPolicy):
+    name = LONG_HORIZON_EXEC
+
+    def __init__(
+        self, config: LongHorizonConfig | None = None, cost_model: CostModel | None = None
+    ) -> None:
+        self.config = config or LongHorizonConfig()
+        self.cost_model = cost_model
+
+    def plan(self, intent: ExecutionIntent, market: MarketContext | None = None) -> ExecutionPlan:
+        lot = intent.instrument.lot_size
+        total = floor_to_lot(abs(intent.delta), lot)
+        if total <= 0 or total * intent.decision_price < self.config.min_notional:
+            return ExecutionPlan(intent, self.name, ())
+        quantities = self._slice_quantities(total, lot, intent.decision_price)
+        window = timedelta(seconds=self.config.window_seconds.get(intent.horizon, 86400))
+        interval = window / len(quantities)
+        passive = self.config.style == "passive"
+        liquidity = Liquidity.MAKER if passive else Liquidity.TAKER
+        if passive:
+            limit = passive_limit(intent, self.config.passive_offset_bps)
+        else:
+            limit = bounded_limit(intent, self.config.max_slippage_bps)
+        children = []
+        for index, quantity in enumerate(quantities):
+            release_at = intent.decision_time + interval * index
+            children.append(
+                _child(
+                    intent,
+                    self.name,
+                    slice_index=index,
+                    slice_count=len(quantities),
+                    quantity=quantity,
+                    order_type=OrderType.LIMIT,
+                    limit_price=limit,
+                    time_in_force=TimeInForce.GTC if passive else TimeInForce.IOC,
+                    release_at=release_at,
+                    # A passive slice makes room for the next one instead of piling up.
+                    expires_at=release_at + interval if passive else None,
+                    estimate=self._estimate(intent, quantity, liquidity, market),
+                )
+            )
+        return ExecutionPlan(intent, self.name, tuple(children))
+
+    def _slice_quantities(self, total: Decimal, lot: Decimal, price: Decimal) -> list[Decimal]:
+        """Equal lot-sized slices, fewer when a slice would fall below a lot or min notional;
+        the last slice takes the rounding remainder."""
+        count = min(self.config.slices, int(total / lot))
+        if self.config.min_notional > 0:
+            count = min(count, int(total * price / self.config.min_notional))
+        count = max(count, 1)
+        each = floor_to_lot(total / count, lot)
+        return [each] * (count - 1) + [total - each * (count - 1)]
+
+
+class PolicyBook:
+    """Picks the policy for a signal's horizon."""
+
+    def __init__(
+        self,
+        short: ExecutionPolicy | None = None,
+        long: ExecutionPolicy | None = None,
+        *,
+        cost_model: CostModel | None = None,
+    ) -> None:
+        self.short = short or ShortHorizonExec(cost_model=cost_model)
+        self.long = long or LongHorizonExec(cost_model=cost_model)
+
+    def for_horizon(self, horizon: Horizon) -> ExecutionPolicy:
+        return self.short if horizon in SHORT_HORIZONS else self.long
+
+    def plan(self, intent: ExecutionIntent, market: MarketContext | None = None) -> ExecutionPlan:
+        return self.for_horizon(intent.horizon).plan(intent, market)
+
+
+def bounded_limit(intent: ExecutionIntent, max_slippage_bps: float) -> Decimal:
+    """A marketable limit no worse than the decision price by `max_slippage_bps`,
+    rounded to the tick toward the decision price so the bound holds."""
+    offset = bps_to_decimal(max_slippage_bps) / BPS
+    if intent.side is Side.BUY:
+        return _to_tick(intent.decision_price * (1 + offset), intent, ROUND_FLOOR)
+    return _to_tick(intent.decision_price * (1 - offset), intent, ROUND_CEILING)
+
+
+def passive_limit(intent: ExecutionIntent, offset_bps: float) -> Decimal:
+    """A resting limit `offset_bps` better than the decision price, rounded further away."""
+    offset = bps_to_decimal(offset_bps) / BPS
+    if intent.side is Side.BUY:
+        return _to_tick(intent.decision_price * (1 - offset), intent, ROUND_FLOOR)
+    return _to_tick(intent.decision_price * (1 + offset), intent, ROUND_CEILING)
+
+
+def _to_tick(price: Decimal, intent: ExecutionIntent, rounding: str) -> Decimal:
+    tick = intent.instrument.tick_size
+    rounded = (price / tick).to_integral_value(rounding=rounding) * tick
+    return max(rounded, tick)
+
+
+def _child(
+    intent: ExecutionIntent,
+    policy: str,
+    *,
+    slice_index: int,
+    slice_count: int,
+    quantity: Decimal,
+    order_type: OrderType,
+    limit_price: Decimal | None,
+    time_in_force: TimeInForce,
+    release_at: datetime,
+    expires_at: datetime | None,
+    estimate: CostBreakdown | None,
+) -> ChildOrder:
+    order = Order(
+        client_order_id=intent.client_order_id(slice_index),
+        strategy=intent.strategy,
+        instrument=intent.instrument,
+        side=intent.side,
+        order_type=order_type,
+        quantity=quantity,
+        created_at=release_at,
+        limit_price=limit_price,
+        mode=intent.mode,
+    )
+    return ChildOrder(
+        order=order,
+        time_in_force=time_in_force,
+        release_at=release_at,
+        expires_at=expires_at,
+        policy=policy,
+        scope=intent.scope,
+        horizon=intent.horizon,
+        decision_time=intent.decision_time,
+        decision_price=intent.decision_price,
+        target_quantity=intent.target_quantity,
+        slice_index=slice_index,
+        slice_count=slice_count,
+        estimate=estimate,
+    )

@@ -1,0 +1,52 @@
+"""What every check sees, and the price an order is judged at."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from quantgate.core.enums import OrderType, Side
+from quantgate.core.types import Order
+from quantgate.risk.config import RiskLimits
+from quantgate.risk.context import Quote, RiskContext
+from quantgate.risk.decision import Denial, RiskSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInput:
+    order: Order
+    context: RiskContext
+    snapshot: RiskSnapshot
+    limits: RiskLimits
+
+    @property
+    def symbol(self) -> str:
+        return self.order.instrument.symbol
+
+    def fresh_quote(self) -> Quote | None:
+        """The symbol's quote if it is usable and young enough to judge a price by."""
+        quote = self.context.quotes.get(self.symbol)
+        if quote is None or not quote.usable:
+            return None
+        age = self.snapshot.now - quote.at
+        if age > timedelta(seconds=self.limits.max_reference_age_seconds):
+            return None
+        return quote
+
+    def order_price(self) -> Decimal | None:
+        """The price the order would trade at: its own limit or stop, else the side of the
+        book a market order takes. None when a market order has no fresh reference."""
+        order = self.order
+        if order.order_type is OrderType.LIMIT:
+            return order.limit_price
+        if order.order_type is OrderType.STOP:
+            return order.stop_price
+        quote = self.fresh_quote()
+        if quote is None:
+            return None
+        return quote.ask if order.side is Side.BUY else quote.bid
+
+
+Check = Callable[[CheckInput], Denial | None]

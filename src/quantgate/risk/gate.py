@@ -1,0 +1,258 @@
+"""The risk gate: every order is checked here, and every decision is recorded.
+
+`check` runs the checks in order (see `quantgate.risk.checks`) under a lock held
+in-process and in the database, so concurrent orders cannot jointly break a
+limit: an allowed order reserves its exposure before the lock is released.
+Business rejections are values (`RiskDecision` with a `DenyReason`), never
+exceptions. Switches that only a person may turn off — the kill switch, the
+daily loss latch, a disabled strategy — live in the database and survive a
+restart; turning them off takes an explicit call that records who and why.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from quantgate.core.clock import Clock
+from quantgate.core.errors import ProgrammerError
+from quantgate.core.types import Order
+from quantgate.risk.checks import CHECKS, CheckInput
+from quantgate.risk.checks.latches import loss_breach
+from quantgate.risk.config import RiskLimits
+from quantgate.risk.context import RiskContext
+from quantgate.risk.decision import (
+    DailyAnchor,
+    Denial,
+    Effect,
+    RiskDecision,
+    Verdict,
+)
+from quantgate.risk.state import (
+    DAILY_LOSS,
+    GLOBAL_KEY,
+    KILL_SWITCH,
+    STRATEGY_DISABLED,
+    RiskEvent,
+    RiskStateStore,
+    RiskStatus,
+    StateChange,
+    own_price,
+)
+
+log = structlog.get_logger(__name__)
+
+GATE_ACTOR = "risk_gate"
+
+
+class RiskGate:
+    def __init__(self, engine: Engine, limits: RiskLimits, *, scope: str, clock: Clock) -> None:
+        self.limits = limits
+        self.scope = scope
+        self._clock = clock
+        self._store = RiskStateStore(engine, scope)
+        # The database lock alone would do; the in-process lock keeps this process's
+        # threads from queueing on the database (SQLite busy waits) instead of here.
+        self._lock = threading.Lock()
+
+    # -- the check ---------------------------------------------------------------------------
+
+    def check(self, order: Order, context: RiskContext) -> RiskDecision:
+        now = self._clock.now()
+        with self._lock, self._store.locked() as session:
+            snapshot = self._store.snapshot(session, order, now, self.limits)
+            anchor = _roll_anchor(snapshot.daily_anchor, context.equity, now)
+            if anchor != snapshot.daily_anchor:
+                self._store.save_anchor(session, anchor, now)
+                snapshot = replace(snapshot, daily_anchor=anchor)
+            inputs = CheckInput(order, context, snapshot, self.limits)
+            denial = _first_denial(inputs)
+            price = inputs.order_price() if denial is None else _price_for_record(inputs)
+            if denial is None:
+                if price is None:  # reference_fresh guarantees a price; never reserve blind
+                    raise ProgrammerError(f"{order.client_order_id}: allowed without a price")
+                decision = RiskDecision(
+                    order.client_order_id,
+                    Verdict.ALLOWED,
+                    None,
+                    {"price": str(price), "notional": str(order.quantity * price)},
+                    now,
+                )
+                self._store.reserve(session, order, price, now)
+            else:
+                decision = RiskDecision(
+                    order.client_order_id, Verdict.DENIED, denial.reason, denial.detail, now
+                )
+                self._apply(session, denial, order, now)
+            self._store.record_decision(session, order, decision, price)
+        self._log(order, decision, None if denial is None else denial.effect)
+        return decision
+
+    def observe_equity(self, equity: Decimal) -> bool:
+        """Roll the day's anchor and latch on a breached daily loss without waiting for an
+        order; returns whether the latch is on. Call it once per bar."""
+        now = self._clock.now()
+        with self._lock, self._store.locked() as session:
+            switches = self._store.switches(session)
+            anchor = _roll_anchor(switches.daily_anchor, equity, now)
+            if anchor != switches.daily_anchor:
+                self._store.save_anchor(session, anchor, now)
+            if switches.daily_loss_latched:
+                return True
+            breach = loss_breach(anchor, equity, self.limits.max_daily_loss)
+            if breach is None:
+                return False
+            self._latch_daily_loss(session, breach, now)
+        log.error("daily_loss_latched", scope=self.scope, detail=breach)
+        return True
+
+    # -- order lifecycle (called by the order gateway) ------------------------------------------
+
+    def set_filled(self, client_order_id: str, filled_quantity: Decimal) -> None:
+        """The order has `filled_quantity` filled in total: that part is now a position."""
+        self._store.set_filled(client_order_id, filled_quantity, self._clock.now())
+
+    def release(self, client_order_id: str) -> None:
+        """The order ended: what it had not filled stops counting toward the limits."""
+        self._store.release(client_order_id, self._clock.now())
+
+    # -- operator controls: each is audited with who and why -----------------------------------
+
+    def engage_kill_switch(self, *, actor: str, reason: str) -> None:
+        self._change(KILL_SWITCH, GLOBAL_KEY, True, "engaged", actor, reason)
+
+    def release_kill_switch(self, *, actor: str, reason: str) -> None:
+        self._change(KILL_SWITCH, GLOBAL_KEY, False, "released", actor, reason)
+
+    def reset_daily_loss(self, *, actor: str, reason: str) -> None:
+        """Clear the latch and re-anchor the day at the next equity seen, so the loss that
+        tripped it does not trip it again at once."""
+        _require_person(actor, reason)
+        now = self._clock.now()
+        with self._lock, self._store.locked() as session:
+            self._store.change(
+                session, StateChange(DAILY_LOSS, GLOBAL_KEY, False, "reset", actor, reason, {}), now
+            )
+            self._store.save_anchor(session, None, now)
+
+    def disable_strategy(self, strategy: str, *, actor: str, reason: str) -> None:
+        self._change(STRATEGY_DISABLED, strategy, True, "disabled", actor, reason)
+
+    def enable_strategy(self, strategy: str, *, actor: str, reason: str) -> None:
+        self._change(STRATEGY_DISABLED, strategy, False, "enabled", actor, reason)
+
+    def status(self) -> RiskStatus:
+        return self._store.status()
+
+    def events(self) -> list[RiskEvent]:
+        return self._store.events()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _change(
+        self, kind: str, key: str, active: bool, action: str, actor: str, reason: str
+    ) -> None:
+        _require_person(actor, reason)
+        now = self._clock.now()
+        with self._lock, self._store.locked() as session:
+            self._store.change(
+                session, StateChange(kind, key, active, action, actor, reason, {}), now
+            )
+        log.warning(
+            "risk_state_changed",
+            scope=self.scope,
+            kind=kind,
+            key=key,
+            action=action,
+            actor=actor,
+            reason=reason,
+        )
+
+    def _apply(self, session: Session, denial: Denial, order: Order, now: datetime) -> None:
+        if denial.effect is Effect.LATCH_DAILY_LOSS:
+            self._latch_daily_loss(session, denial.detail, now)
+        elif denial.effect is Effect.DISABLE_STRATEGY:
+            change = StateChange(
+                STRATEGY_DISABLED,
+                order.strategy,
+                True,
+                "disabled",
+                GATE_ACTOR,
+                "repeated executions: "
+                f"{denial.detail.get('executions_in_window')} allowed orders for "
+                f"{order.instrument.symbol} within {self.limits.execution_window_seconds:.0f} s",
+                denial.detail,
+            )
+            self._store.change(session, change, now)
+
+    def _latch_daily_loss(self, session: Session, detail: Mapping[str, Any], now: datetime) -> None:
+        reason = f"daily loss {detail['loss']} reached the limit {detail['limit']}"
+        change = StateChange(DAILY_LOSS, GLOBAL_KEY, True, "latched", GATE_ACTOR, reason, detail)
+        self._store.change(session, change, now)
+
+    def _log(self, order: Order, decision: RiskDecision, effect: Effect | None) -> None:
+        # Only after the commit: a failing log line must never roll back a latch.
+        if effect is Effect.LATCH_DAILY_LOSS:
+            log.error("daily_loss_latched", scope=self.scope, detail=dict(decision.detail))
+        elif effect is Effect.DISABLE_STRATEGY:
+            log.error(
+                "strategy_disabled",
+                scope=self.scope,
+                strategy=order.strategy,
+                detail=dict(decision.detail),
+            )
+        if decision.allowed:
+            log.debug("risk_allowed", scope=self.scope, client_order_id=order.client_order_id)
+        else:
+            log.info(
+                "risk_denied",
+                scope=self.scope,
+                client_order_id=order.client_order_id,
+                strategy=order.strategy,
+                symbol=order.instrument.symbol,
+                reason=decision.reason,
+            )
+
+
+def _first_denial(inputs: CheckInput) -> Denial | None:
+    for check in CHECKS:
+        denial = check(inputs)
+        if denial is not None:
+            return denial
+    return None
+
+
+def _price_for_record(inputs: CheckInput) -> Decimal | None:
+    """The price to record with a denial; a malformed order may have none worth computing."""
+    price = own_price(inputs.order)
+    if price is not None:
+        return price
+    try:
+        return inputs.order_price()
+    except ArithmeticError:
+        return None
+
+
+def _roll_anchor(
+    anchor: DailyAnchor | None, equity: Decimal | None, now: datetime
+) -> DailyAnchor | None:
+    """The first equity seen on each UTC day anchors that day's loss."""
+    if equity is None or not equity.is_finite():
+        return anchor
+    today = now.date()
+    if anchor is None or anchor.day != today:
+        return DailyAnchor(today, equity)
+    return anchor
+
+
+def _require_person(actor: str, reason: str) -> None:
+    if not actor.strip() or not reason.strip():
+        raise ProgrammerError("a risk state change needs a named actor and a reason")
