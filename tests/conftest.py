@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import create_engine, make_url, text
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -25,6 +26,14 @@ def skip_or_fail_without_postgres() -> str:
             pytest.fail(f"{POSTGRES_URL_ENV} is unset but QG_REQUIRE_POSTGRES=1")
         pytest.skip(f"{POSTGRES_URL_ENV} is unset")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """A test that configures logging must not leave later tests writing to a closed stream."""
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
 
 
 @pytest.fixture
