@@ -1,8 +1,10 @@
 """`quantgate demo`: every phase built so far, end to end, on the synthetic market.
 
 The demo uses a smaller window than the full 2018-now history (default: from
-2025-01-01) and a lower post rate, so the whole run, text embedding included,
-stays within minutes on 2 cores. `--start 2018-01-01` runs the full history.
+2026-01-01) and a lower post rate, so the whole run — embedding every post and
+comment with MiniLM on 2 cores included — stays within minutes; embeddings are
+cached, so a second run only embeds new text. `--start 2018-01-01` runs the
+full history.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from quantgate.storage import upgrade
 
 app = typer.Typer(help="Run every phase built so far on the built-in synthetic market.")
 
-DEMO_START = "2025-01-01"
+DEMO_START = "2026-01-01"
 DEMO_GAP_FRACTION = 0.002
-DEMO_POSTS_PER_DAY = 0.5
+DEMO_POSTS_PER_DAY = 0.3
 
 
 class DemoRun:
@@ -115,6 +117,52 @@ class DemoRun:
         s = report["summary"]
         return report["passed"], f"{s['rows_checked']:,} bars checked, {s['bad_rows']} bad"
 
+    def _feature_builder(self) -> Any:
+        from quantgate.cli.features import features_config, make_builder
+
+        return make_builder(self.cli, features_config(self.cli))
+
+    def features_build(self) -> tuple[bool, str]:
+        from quantgate.features.build import BUILD_JOB
+        from quantgate.features.contract import MIN_WIDTH
+        from quantgate.storage.checkpoints import Checkpoints
+
+        builder = self._feature_builder()
+        with progress_bar() as bar:
+            tasks: dict[str, Any] = {}
+
+            def advance(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total or None)
+                bar.update(tasks[stage], completed=done, total=total or None)
+
+            report = builder.build(
+                None, checkpoints=Checkpoints(self.cli.engine, BUILD_JOB), progress=advance
+            )
+        width = int(report["width"])
+        return width >= MIN_WIDTH, (
+            f"{report['mode']}: {report.get('rows_computed', 0):,} rows, width {width}, "
+            f"embedder {report['embedder']['id']}"
+        )
+
+    def features_validate_asof(self) -> tuple[bool, str]:
+        from quantgate.features.validate import validate_asof
+
+        report = validate_asof(self._feature_builder(), None)
+        return bool(report["passed"]), (
+            f"future_leakage_count {report.get('future_leakage_count')}, "
+            f"snapshot_time_consistency {report.get('snapshot_time_consistency')}"
+        )
+
+    def features_lookahead(self) -> tuple[bool, str]:
+        from quantgate.features.validate import lookahead
+
+        report = lookahead(self._feature_builder(), None)
+        return bool(report["passed"]), (
+            f"{report.get('rows_compared', 0)} rows at {len(report.get('cut_points', []))} cut "
+            f"points, {report.get('biased_feature_count', 0)} biased features"
+        )
+
     def summary_table(self) -> Table:
         table = Table(title="quantgate demo")
         table.add_column("phase")
@@ -142,6 +190,9 @@ def demo(
         run.phase("data: remediate", run.remediate)
         run.phase("data: re-audit", run.audit(expect_complete=True))
         run.phase("data: quality gate", run.quality)
+        run.phase("features: build", run.features_build)
+        run.phase("features: validate-asof", run.features_validate_asof)
+        run.phase("features: lookahead", run.features_lookahead)
         detail["verdicts"] = [{"phase": n, "passed": p, "detail": d} for n, p, d in run.verdicts]
     console.print(run.summary_table())
     if not all(passed for _, passed, _ in run.verdicts):

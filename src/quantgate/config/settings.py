@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     universe: tuple[str, ...] = DEFAULT_UNIVERSE
     executor: Literal["local", "ray"] = "local"
+    # Component tables from the TOML file (e.g. [features]); each layer validates its own.
+    features: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
