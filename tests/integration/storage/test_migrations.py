@@ -28,6 +28,7 @@ TABLES = {
     "risk_state",
     "risk_state_events",
     "risk_reservations",
+    "training_runs",
 }
 
 

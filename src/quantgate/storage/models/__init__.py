@@ -10,6 +10,7 @@ from quantgate.storage.models.data import (
     SourceCoverageRow,
 )
 from quantgate.storage.models.foundation import CommandRun, InstrumentRow, JobCheckpoint
+from quantgate.storage.models.ml import TrainingRun
 from quantgate.storage.models.trading import (
     ExactDecimal,
     ExecutionTraceRow,
@@ -39,4 +40,5 @@ __all__ = [
     "RiskStateEventRow",
     "RiskStateRow",
     "SourceCoverageRow",
+    "TrainingRun",
 ]
