@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     executor: Literal["local", "ray"] = "local"
     # Component tables from the TOML file (e.g. [features]); each layer validates its own.
     features: dict[str, Any] = Field(default_factory=dict)
+    registry: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

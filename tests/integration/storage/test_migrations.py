@@ -29,6 +29,9 @@ TABLES = {
     "risk_state_events",
     "risk_reservations",
     "training_runs",
+    "model_versions",
+    "model_aliases",
+    "registry_audit",
 }
 
 

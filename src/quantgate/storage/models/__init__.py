@@ -11,6 +11,7 @@ from quantgate.storage.models.data import (
 )
 from quantgate.storage.models.foundation import CommandRun, InstrumentRow, JobCheckpoint
 from quantgate.storage.models.ml import TrainingRun
+from quantgate.storage.models.registry import ModelAliasRow, ModelVersionRow, RegistryAuditRow
 from quantgate.storage.models.trading import (
     ExactDecimal,
     ExecutionTraceRow,
@@ -33,8 +34,11 @@ __all__ = [
     "FillRow",
     "InstrumentRow",
     "JobCheckpoint",
+    "ModelAliasRow",
+    "ModelVersionRow",
     "OrderRow",
     "QualityRun",
+    "RegistryAuditRow",
     "RiskGateDecisionRow",
     "RiskReservationRow",
     "RiskStateEventRow",
