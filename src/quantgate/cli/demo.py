@@ -92,9 +92,13 @@ class DemoRun:
                 f"in {s['gap_count']} gaps, {s['missing_social_days']} social days missing, "
                 f"comment ratio {s['comment_ratio']:.2f}"
             )
-            # Before remediation the planted gaps must be found: finding them is the pass.
-            passed = report["passed"] if expect_complete else s["gap_count"] > 0
-            return passed, detail
+            if expect_complete:
+                return bool(report["passed"]), detail
+            # Before remediation the planted gaps must be found; a resumed demo finds them
+            # already backfilled, which is just as good.
+            if s["gap_count"] == 0 and report["passed"]:
+                return True, detail + " (already remediated by an earlier run)"
+            return s["gap_count"] > 0, detail
 
         return action
 
@@ -163,6 +167,28 @@ class DemoRun:
             f"points, {report.get('biased_feature_count', 0)} biased features"
         )
 
+    def ml_train_eval(self) -> tuple[bool, str]:
+        from quantgate.cli.ml import environment
+        from quantgate.core.enums import Horizon
+        from quantgate.ml.training.config import TrainingConfig
+        from quantgate.ml.training.pipeline import run_train, summary_line
+
+        # Small on purpose: 3 purged folds, 80 rounds, 15k training rows per fold.
+        config = TrainingConfig(
+            estimator="lgbm",
+            horizons=tuple(Horizon),
+            n_folds=3,
+            initial_train_groups=2,
+            max_train_rows=15_000,
+            params={"n_estimators": 80},
+        )
+        with console.status("walk-forward training, evaluation and ONNX export"):
+            payload = run_train(environment(self.cli, None, None), config)
+        for line in summary_line(payload):
+            console.print(f"  {line}")
+        artifact = payload.get("artifact", {}).get("path", "")
+        return bool(payload["passed"]), f"OOS report above; ONNX artifact {artifact}"
+
     def summary_table(self) -> Table:
         table = Table(title="quantgate demo")
         table.add_column("phase")
@@ -193,6 +219,7 @@ def demo(
         run.phase("features: build", run.features_build)
         run.phase("features: validate-asof", run.features_validate_asof)
         run.phase("features: lookahead", run.features_lookahead)
+        run.phase("ml: walk-forward train, evaluate, export", run.ml_train_eval)
         detail["verdicts"] = [{"phase": n, "passed": p, "detail": d} for n, p, d in run.verdicts]
     console.print(run.summary_table())
     if not all(passed for _, passed, _ in run.verdicts):

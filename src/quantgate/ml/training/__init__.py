@@ -5,5 +5,4 @@
 - `parallel`: the local process pool / Ray executors;
 - `runs`: `training_runs` recording and `validate_leakage`;
 - `pipeline`: the eval / train (+ ONNX export) flows; `tune`: Optuna;
-- `demo`: `run_demo_training` for `quantgate demo`.
 """
