@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from quantgate import __version__
-from quantgate.cli import backtest, data, db, demo, features, ml, registry, serve
+from quantgate.cli import backtest, data, db, demo, features, gate, ml, registry, serve, validate
 from quantgate.cli.context import CliContext, console
 from quantgate.config.logging import bind_run_id, configure_logging
 from quantgate.core.errors import (
@@ -29,7 +29,9 @@ app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(ml.app, name="ml")
 app.add_typer(registry.app, name="registry")
-app.add_typer(backtest.app, name="backtest")
+app.command("backtest")(backtest.backtest_command)
+app.add_typer(gate.app, name="gate")
+app.add_typer(validate.app, name="validate")
 app.add_typer(serve.app, name="serve")
 app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")

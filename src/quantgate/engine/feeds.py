@@ -1,0 +1,287 @@
+"""Market feeds: bars from a frame or the lake (backtest), or pushed in by a live source.
+
+`FrameBarFeed` holds the bars as column arrays sorted by (available_at, symbol)
+and builds `Bar` objects one event at a time, so memory stays flat and the
+per-bar cost is a handful of slot writes. `LakeBarFeed` reads `bars_1h` for a
+set of symbols and a window, picks one source per symbol (by default the one
+with the most bars in the window) and records the sha256 of every partition it
+read. `QueueFeed` is the paper/live feed: a source thread puts events in, the
+engine takes them out in arrival order.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from quantgate.core.clock import ensure_utc
+from quantgate.core.errors import ConfigurationError, DataError
+from quantgate.core.types import Bar, Prediction
+from quantgate.engine.ports import MarketEvent, MarketFeed
+from quantgate.storage.lake import Lake, file_sha256, manifest_hash
+
+BAR_COLUMNS = ("symbol", "ts", "available_at", "open", "high", "low", "close", "volume")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Slot setters of the frozen Bar: building a bar this way skips only the UTC checks of
+# Bar.__post_init__, which hold by construction here (times come from UTC epoch micros).
+_BAR_SLOTS = tuple(Bar.__dict__[name].__set__ for name in BAR_COLUMNS)
+
+
+def _micros(moment: datetime) -> int:
+    delta = ensure_utc(moment) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class _Times:
+    """Epoch microseconds to UTC datetimes, each distinct value built once."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, datetime] = {}
+
+    def __call__(self, micros: int) -> datetime:
+        moment = self._cache.get(micros)
+        if moment is None:
+            moment = _EPOCH + timedelta(microseconds=micros)
+            self._cache[micros] = moment
+        return moment
+
+
+class FrameBarFeed(MarketFeed):
+    """Bars from a Polars frame with the bar columns (see BAR_COLUMNS), plus optional
+    predictions; events in (available_at, symbol) order, predictions after the bars."""
+
+    def __init__(
+        self,
+        frame: pl.DataFrame,
+        *,
+        predictions: Iterable[Prediction] = (),
+        description: dict[str, Any] | None = None,
+    ) -> None:
+        missing = [c for c in BAR_COLUMNS if c not in frame.columns]
+        if missing:
+            raise DataError(f"bar frame lacks columns {missing}", field=missing[0])
+        frame = frame.select(BAR_COLUMNS).sort(["available_at", "symbol"])
+        duplicated = frame.select(["symbol", "ts"]).is_duplicated()
+        if duplicated.any():
+            row = frame.filter(duplicated).row(0, named=True)
+            raise DataError(
+                f"two bars for {row['symbol']} at {row['ts']}",
+                field="ts",
+                fix="pick one source per symbol",
+            )
+        self._frame = frame
+        self._symbols = tuple(sorted(frame["symbol"].unique().to_list()))
+        self._sym = frame["symbol"].to_list()
+        self._ts = frame["ts"].dt.epoch("us").to_numpy()
+        self._available = frame["available_at"].dt.epoch("us").to_numpy()
+        self._prices = [frame[c].cast(pl.Float64).to_list() for c in BAR_COLUMNS[3:]]
+        self._predictions = sorted(predictions, key=lambda p: (p.asof, p.symbol))
+        self._description = description or {}
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self._symbols
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The bars, sorted by (available_at, symbol)."""
+        return self._frame
+
+    @property
+    def bar_count(self) -> int:
+        return self._frame.height
+
+    def describe(self) -> dict[str, Any]:
+        first = self._frame["ts"].min() if self.bar_count else None
+        last = self._frame["ts"].max() if self.bar_count else None
+        return {
+            "kind": type(self).__name__,
+            "symbols": list(self._symbols),
+            "bars": self.bar_count,
+            "first_bar": first,
+            "last_bar": last,
+            "predictions": len(self._predictions),
+            **self._description,
+        }
+
+    def bars_before(self, moment: datetime) -> int:
+        """How many bars are available at or before `moment`."""
+        return int(np.searchsorted(self._available, _micros(moment), side="right"))
+
+    def events(self, after: datetime | None = None) -> Iterator[MarketEvent]:
+        available = self._available
+        count = len(available)
+        index = 0 if after is None else self.bars_before(after)
+        predictions = self._predictions
+        p_index = 0
+        if after is not None:
+            while p_index < len(predictions) and predictions[p_index].asof <= after:
+                p_index += 1
+        times = _Times()
+        symbols, stamps = self._sym, self._ts
+        opens, highs, lows, closes, volumes = self._prices
+        s_sym, s_ts, s_av, s_open, s_high, s_low, s_close, s_volume = _BAR_SLOTS
+        new = object.__new__
+        while index < count or p_index < len(predictions):
+            bar_at = int(available[index]) if index < count else None
+            next_prediction = predictions[p_index] if p_index < len(predictions) else None
+            if bar_at is not None and (
+                next_prediction is None or times(bar_at) <= next_prediction.asof
+            ):
+                at = times(bar_at)
+                end = index
+                while end < count and available[end] == bar_at:
+                    end += 1
+                bars = []
+                for row in range(index, end):
+                    bar = new(Bar)
+                    s_sym(bar, symbols[row])
+                    s_ts(bar, times(int(stamps[row])))
+                    s_av(bar, at)
+                    s_open(bar, opens[row])
+                    s_high(bar, highs[row])
+                    s_low(bar, lows[row])
+                    s_close(bar, closes[row])
+                    s_volume(bar, volumes[row])
+                    bars.append(bar)
+                index = end
+            else:
+                assert next_prediction is not None
+                at = next_prediction.asof
+                bars = []
+            made: list[Prediction] = []
+            while p_index < len(predictions) and predictions[p_index].asof == at:
+                made.append(predictions[p_index])
+                p_index += 1
+            yield MarketEvent(at, bars, made)
+
+
+def choose_sources(frame: pl.DataFrame, source: str | None = None) -> dict[str, str]:
+    """Per symbol, the source with the most bars (ties: alphabetical), or `source`."""
+    if frame.is_empty():
+        return {}
+    counts = (
+        frame.group_by(["symbol", "source"])
+        .len()
+        .sort(["symbol", "len", "source"], descending=[False, True, False])
+    )
+    chosen: dict[str, str] = {}
+    for row in counts.iter_rows(named=True):
+        if source is not None:
+            if row["source"] == source:
+                chosen[row["symbol"]] = source
+        else:
+            chosen.setdefault(row["symbol"], row["source"])
+    return chosen
+
+
+class LakeBarFeed(FrameBarFeed):
+    """`bars_1h` (or another bar dataset) from the lake for `symbols` and `start <= ts < end`."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        symbols: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        source: str | None = None,
+        dataset: str = "bars_1h",
+        predictions: Iterable[Prediction] = (),
+    ) -> None:
+        start, end = ensure_utc(start, name="start"), ensure_utc(end, name="end")
+        if end <= start:
+            raise ConfigurationError("the window is empty", field="end", fix="give end > start")
+        wanted = tuple(dict.fromkeys(symbols))
+        raw = lake.read(dataset, wanted, start, end)
+        chosen = choose_sources(raw, source)
+        absent = [symbol for symbol in wanted if symbol not in chosen]
+        if absent:
+            held = lake.symbols(dataset)
+            raise ConfigurationError(
+                f"no {dataset} bars for {absent} between {start.isoformat()} and "
+                f"{end.isoformat()}" + (f" from source {source!r}" if source else ""),
+                field="symbols",
+                fix=f"import or generate the data first (the lake holds {held})",
+            )
+        keep = pl.DataFrame(
+            {"symbol": list(chosen), "source": list(chosen.values())},
+            schema={"symbol": pl.String, "source": pl.String},
+        )
+        frame = raw.join(keep, on=["symbol", "source"], how="semi")
+        self.lake = lake
+        self.dataset = dataset
+        self.window = (start, end)
+        self.sources = chosen
+        self.partitions = _partition_manifest(lake, dataset, wanted, start, end)
+        super().__init__(
+            frame,
+            predictions=predictions,
+            description={
+                "dataset": dataset,
+                "sources": chosen,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "manifest": self.partitions,
+                "manifest_hash": manifest_hash(self.partitions),
+            },
+        )
+
+    @property
+    def manifest_hash(self) -> str:
+        return manifest_hash(self.partitions)
+
+
+def _partition_manifest(
+    lake: Lake, dataset: str, symbols: Sequence[str], start: datetime, end: datetime
+) -> dict[str, str]:
+    """sha256 of each partition the window reads (end is exclusive)."""
+    last_year = (end - timedelta(microseconds=1)).year
+    return {
+        str(ref.path.relative_to(lake.root)): file_sha256(ref.path)
+        for ref in lake.partitions(dataset, symbols)
+        if start.year <= ref.year <= last_year
+    }
+
+
+class QueueFeed(MarketFeed):
+    """Paper/live: a source thread calls `put(event)`; the engine iterates `events()`.
+
+    Events must arrive in time order; one at or before the last yielded time is a
+    replay (e.g. a reconnect re-sending the last bar) and is skipped. `close()`
+    ends the stream after the events already queued.
+    """
+
+    _CLOSE = object()
+
+    def __init__(self, symbols: Sequence[str], *, maxsize: int = 10_000) -> None:
+        self._symbols = tuple(symbols)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self._symbols
+
+    def put(self, event: MarketEvent, timeout: float | None = None) -> None:
+        self._queue.put(event, timeout=timeout)
+
+    def close(self) -> None:
+        self._queue.put(self._CLOSE)
+
+    def events(self, after: datetime | None = None) -> Iterator[MarketEvent]:
+        last = after
+        while True:
+            item = self._queue.get()
+            if item is self._CLOSE:
+                return
+            event: MarketEvent = item
+            if last is not None and event.at <= last:
+                continue
+            last = event.at
+            yield event

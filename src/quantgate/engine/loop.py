@@ -1,0 +1,546 @@
+"""The one event loop. Backtest, paper and live run this class; they differ only in the
+Clock, MarketFeed and Broker plugged in (see engine.ports).
+
+Per market event (everything that became known at one instant `at`):
+
+1. the clock moves to `at`; each bar goes to the broker first, which matches the
+   orders sent at earlier events (never the bar that caused them: an order sent
+   at `t` can only trade in a bar that was not yet known at `t`);
+2. `gateway.reconcile()` pulls the fills; they are booked (cash, positions) and
+   handed to the strategies (`on_fill`);
+3. the daily-loss watch compares equity with the day's first equity and lets the
+   risk gate latch (the gate is told the day's anchor before the day's first
+   order, and on an imminent breach; nothing is written on quiet bars);
+4. the bars, then the predictions, go to the strategies; their signals update
+   the signal book;
+5. when a signal arrived, the allocator turns the book into target weights,
+   weights become target quantities (equity × weight × capital_fraction ÷ price,
+   toward zero to the lot), and the execution policy plans child orders for
+   each target delta into the schedule (replacing unsent children, cancelling
+   the symbol's working orders);
+6. children that are due go through `gateway.submit` (outbox → risk gate → broker);
+7. the book is marked to the closes: one point of the equity curve.
+
+The database is touched only when orders exist: reconciliation runs while
+orders are open (or on every event for paper/live, `reconcile_when_idle`), and
+the risk gate is consulted when an order goes out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_DOWN, Decimal
+from time import perf_counter
+from typing import Any
+
+from quantgate.core.clock import Clock
+from quantgate.core.enums import Horizon, Mode
+from quantgate.core.errors import ProgrammerError
+from quantgate.core.signals import Signal
+from quantgate.core.types import Bar, Fill, Instrument
+from quantgate.engine.config import EngineConfig
+from quantgate.engine.history import MarketHistory
+from quantgate.engine.portfolio_state import ZERO, PortfolioState, price_decimal
+from quantgate.engine.ports import MarketEvent, MarketFeed, advance_clock
+from quantgate.execution.brokers.base import Broker
+from quantgate.execution.costs import CostModel, MarketContext, StandardCostModel
+from quantgate.execution.gateway import OrderGateway, SubmitStatus
+from quantgate.execution.intent import ChildOrder, ExecutionIntent
+from quantgate.execution.policies import PolicyBook
+from quantgate.execution.schedule import ExecutionSchedule
+from quantgate.portfolio.book import SignalBook
+from quantgate.portfolio.result import AllocationResult
+from quantgate.portfolio.selection import PortfolioConfig, allocate
+from quantgate.risk.context import Holding, Quote, RiskContext
+from quantgate.risk.gate import RiskGate
+from quantgate.strategy.base import Strategy
+
+Volatility = Callable[[str], float | None]
+Progress = Callable[[int], None]
+
+# The float pre-check of the daily loss asks the gate (exact Decimal) a little early.
+_LOSS_PRECHECK = 0.999
+
+
+@dataclass
+class EquityCurve:
+    """One point per event: equity marked to the latest closes, cash and gross exposure."""
+
+    at: list[datetime] = field(default_factory=list)
+    equity: list[float] = field(default_factory=list)
+    cash: list[float] = field(default_factory=list)
+    gross: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def append(self, at: datetime, equity: float, cash: float, gross: float) -> None:
+        self.at.append(at)
+        self.equity.append(equity)
+        self.cash.append(cash)
+        self.gross.append(gross)
+
+
+@dataclass
+class OpenOrder:
+    """An order the venue may still fill: what is left of it and when it expires."""
+
+    symbol: str
+    remaining: Decimal
+    expires_at: datetime | None
+
+
+@dataclass
+class PendingIntent:
+    """An intent whose children are (partly) still in the schedule; kept for checkpoints."""
+
+    intent: ExecutionIntent
+    market: MarketContext
+
+
+@dataclass
+class LoopStats:
+    events: int = 0
+    bars: int = 0
+    signals: int = 0
+    rebalances: int = 0
+    intents: int = 0
+    submits: Counter[str] = field(default_factory=Counter)
+    denials: Counter[str] = field(default_factory=Counter)
+    allocation_fallbacks: int = 0
+    last_fallback_reason: str | None = None
+    risk_observations: int = 0
+    daily_loss_latched: bool = False
+    # Wall time spent in the gateway and the risk gate (the database side of orders).
+    order_path_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "bars": self.bars,
+            "signals": self.signals,
+            "rebalances": self.rebalances,
+            "intents": self.intents,
+            "submits": dict(sorted(self.submits.items())),
+            "denials": dict(sorted(self.denials.items())),
+            "allocation_fallbacks": self.allocation_fallbacks,
+            "last_fallback_reason": self.last_fallback_reason,
+            "risk_observations": self.risk_observations,
+            "daily_loss_latched": self.daily_loss_latched,
+            "order_path_seconds": self.order_path_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, payload: Mapping[str, Any]) -> LoopStats:
+        return cls(
+            events=int(payload["events"]),
+            bars=int(payload["bars"]),
+            signals=int(payload["signals"]),
+            rebalances=int(payload["rebalances"]),
+            intents=int(payload["intents"]),
+            submits=Counter(payload["submits"]),
+            denials=Counter(payload["denials"]),
+            allocation_fallbacks=int(payload["allocation_fallbacks"]),
+            last_fallback_reason=payload["last_fallback_reason"],
+            risk_observations=int(payload["risk_observations"]),
+            daily_loss_latched=bool(payload["daily_loss_latched"]),
+            order_path_seconds=float(payload.get("order_path_seconds", 0.0)),
+        )
+
+
+class TradingLoop:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        feed: MarketFeed,
+        broker: Broker,
+        gateway: OrderGateway[RiskContext],
+        gate: RiskGate,
+        policies: PolicyBook,
+        strategies: Sequence[Strategy[Any]],
+        instruments: Mapping[str, Instrument],
+        portfolio: PortfolioConfig,
+        state: PortfolioState,
+        cost_model: CostModel,
+        config: EngineConfig | None = None,
+        schedule: ExecutionSchedule | None = None,
+        volatility: Volatility | None = None,
+    ) -> None:
+        if gateway.broker is not broker:
+            raise ProgrammerError("the gateway must send to the loop's broker")
+        if not strategies:
+            raise ProgrammerError("the loop needs at least one strategy")
+        names = [strategy.name for strategy in strategies]
+        if len(set(names)) != len(names):
+            raise ProgrammerError(f"strategy names must be unique, got {names}")
+        self.config = config or EngineConfig()
+        self.clock = clock
+        self.feed = feed
+        self.broker = broker
+        self.gateway = gateway
+        self.gate = gate
+        self.policies = policies
+        self.schedule = schedule or ExecutionSchedule()
+        self.strategies = list(strategies)
+        self.instruments = dict(instruments)
+        self.buckets = {symbol: inst.bucket for symbol, inst in self.instruments.items()}
+        self.portfolio = portfolio
+        self.state = state
+        self.cost_model = cost_model
+        self.history = MarketHistory(self.config.history_bars)
+        self.volatility: Volatility = volatility or self.history.ewma_sigma
+        self.book = SignalBook()
+        self.order_strategy = self.config.order_strategy or (
+            names[0] if len(names) == 1 else "portfolio"
+        )
+        self.mode: Mode = self.config.mode
+        self.scope = gateway.scope
+
+        self.last_bars: dict[str, Bar] = {}
+        self.closes: dict[str, float] = {}
+        self.curve = EquityCurve()
+        self.stats = LoopStats()
+        self.cursor: datetime | None = None
+        self.targets: dict[str, Decimal] = {}
+        self.last_allocation: AllocationResult | None = None
+        # Orders still open in the outbox. Kept from submit results, fills and settled
+        # orders so that an idle bar costs no query; re-read from the database at start,
+        # after cancels and after expiries.
+        self.open_orders: dict[str, OpenOrder] = {}
+        self.pending: dict[str, PendingIntent] = {}
+        # Daily-loss watch: the day's first equity, and the day the gate was told it.
+        self._day: date | None = None
+        self._day_open_equity: Decimal | None = None
+        self._day_open_equity_f = 0.0
+        self._anchor_sent: date | None = None
+        self._loss_limit_f = float(gate.limits.max_daily_loss)
+        self._started = False
+
+    # -- running ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Settle what the venue and the outbox disagree on before the first event."""
+        if self._started:
+            return
+        self._started = True
+        self._reconcile(self.clock.now())
+        self._refresh_open_orders()
+
+    def run(
+        self,
+        *,
+        max_events: int | None = None,
+        progress: Progress | None = None,
+        progress_every: int = 1000,
+        on_event: Callable[[TradingLoop], None] | None = None,
+    ) -> int:
+        """Process the feed's events after the cursor; returns how many were processed."""
+        self.start()
+        done = 0
+        for event in self.feed.events(after=self.cursor):
+            self.step(event)
+            done += 1
+            if on_event is not None:
+                on_event(self)
+            if progress is not None and done % progress_every == 0:
+                progress(done)
+            if max_events is not None and done >= max_events:
+                break
+        if progress is not None:
+            progress(done)
+        return done
+
+    def step(self, event: MarketEvent) -> None:
+        at = event.at
+        if self.cursor is not None and at <= self.cursor:
+            raise ProgrammerError(
+                f"event at {at.isoformat()} is not after the cursor {self.cursor.isoformat()}"
+            )
+        advance_clock(self.clock, at)
+        bars = event.bars
+        on_bar = self.broker.on_bar
+        last_bars, closes = self.last_bars, self.closes
+        windows, history = self.history.by_symbol, self.history
+        for bar in bars:
+            on_bar(bar)
+            symbol, close = bar.symbol, bar.close
+            last_bars[symbol] = bar
+            closes[symbol] = close
+            window = windows.get(symbol)
+            if window is None:
+                window = history.series(symbol)
+            window.append(close)
+        if self.open_orders or self.config.reconcile_when_idle:
+            self._reconcile(at)
+        state = self.state
+        equity = state.equity_float(closes)
+        self._watch_daily_loss(at, equity)
+
+        signals: list[Signal] = []
+        strategies = self.strategies
+        for bar in bars:
+            for strategy in strategies:
+                emitted = strategy.on_bar(bar)
+                if emitted:
+                    signals.extend(emitted)
+        for prediction in event.predictions:
+            for strategy in strategies:
+                emitted = strategy.on_prediction(prediction)
+                if emitted:
+                    signals.extend(emitted)
+        if signals:
+            self.stats.signals += len(signals)
+            self.book.update(signals)
+            self._rebalance(at, signals)
+        if self.pending:
+            self._release(at)
+
+        stats = self.stats
+        stats.events += 1
+        stats.bars += len(bars)
+        self.curve.append(at, equity, state.cash_float, state.gross_float(closes))
+        self.cursor = at
+
+    # -- fills -----------------------------------------------------------------------------
+
+    def _reconcile(self, now: datetime) -> None:
+        began = perf_counter()
+        report = self.gateway.reconcile()
+        self.stats.order_path_seconds += perf_counter() - began
+        open_orders = self.open_orders
+        for fill in report.fills:
+            self._book_fill(fill)
+            tracked = open_orders.get(fill.client_order_id)
+            if tracked is not None:
+                tracked.remaining -= fill.quantity
+                if tracked.remaining <= 0:
+                    del open_orders[fill.client_order_id]
+        for order in report.settled:
+            if order.status.is_terminal:
+                open_orders.pop(order.client_order_id, None)
+        if any(o.expires_at is not None and o.expires_at <= now for o in open_orders.values()):
+            began = perf_counter()
+            self.gateway.expire()
+            self.stats.order_path_seconds += perf_counter() - began
+            self._refresh_open_orders()
+
+    def _refresh_open_orders(self) -> None:
+        began = perf_counter()
+        self.open_orders = {
+            order.client_order_id: OpenOrder(order.symbol, order.remaining, order.expires_at)
+            for order in self.gateway.open_orders()
+        }
+        self.stats.order_path_seconds += perf_counter() - began
+
+    def _book_fill(self, fill: Fill) -> None:
+        self.state.apply(fill)
+        for strategy in self.strategies:
+            if strategy.handles(fill.symbol):
+                strategy.on_fill(fill)
+
+    # -- risk ------------------------------------------------------------------------------
+
+    def _marks(self, symbols: Iterable[str]) -> dict[str, Decimal]:
+        return {s: price_decimal(self.last_bars[s].close) for s in symbols}
+
+    def exact_equity(self) -> Decimal:
+        return self.state.equity(self._marks(self.state.held()))
+
+    def _watch_daily_loss(self, at: datetime, equity: float) -> None:
+        day = at.date()
+        if day != self._day:
+            # The day's anchor is its first equity, marked now (exactly, once a day).
+            self._day = day
+            self._day_open_equity = self.exact_equity()
+            self._day_open_equity_f = equity
+        if self.stats.daily_loss_latched:
+            return
+        if self._day_open_equity_f - equity < self._loss_limit_f * _LOSS_PRECHECK:
+            return
+        self._tell_anchor()
+        self._observe(self.exact_equity())
+
+    def _observe(self, equity: Decimal) -> None:
+        began = perf_counter()
+        self.stats.risk_observations += 1
+        if self.gate.observe_equity(equity):
+            self.stats.daily_loss_latched = True
+        self.stats.order_path_seconds += perf_counter() - began
+
+    def _tell_anchor(self) -> None:
+        """Give the gate the day's first equity, once per day, before it decides anything:
+        the same anchor it would have had from an observation at every event."""
+        if self._anchor_sent == self._day or self._day_open_equity is None:
+            return
+        self._anchor_sent = self._day
+        self._observe(self._day_open_equity)
+
+    def _risk_view(self) -> tuple[dict[str, Quote], dict[str, Holding]]:
+        """Quotes (last closes, no spread) and holdings; nothing changes them within an event."""
+        quotes = {
+            symbol: Quote.at_price(price_decimal(bar.close), bar.available_at)
+            for symbol, bar in self.last_bars.items()
+        }
+        holdings = {
+            held: Holding(held, self.buckets[held], quantity, price_decimal(self.closes[held]))
+            for held, quantity in self.state.held().items()
+        }
+        return quotes, holdings
+
+    def _risk_context(
+        self,
+        symbol: str,
+        equity: Decimal,
+        view: tuple[dict[str, Quote], dict[str, Holding]],
+    ) -> RiskContext:
+        """The order's own symbol is quoted with the modelled spread (bars carry none)."""
+        quotes, holdings = view
+        bar = self.last_bars[symbol]
+        own = Quote.at_price(price_decimal(bar.close), bar.available_at, self._spread_bps(symbol))
+        return RiskContext(quotes={**quotes, symbol: own}, holdings=holdings, equity=equity)
+
+    def _spread_bps(self, symbol: str) -> Decimal:
+        """The modelled quoted spread for bars (which carry none): twice the half-spread."""
+        if not isinstance(self.cost_model, StandardCostModel):
+            return ZERO
+        market = MarketContext(self.broker.venue, volatility=self.volatility(symbol))
+        return Decimal(f"{2 * self.cost_model.half_spread_bps(market):.6f}")
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def _rebalance(self, at: datetime, signals: Sequence[Signal]) -> None:
+        self.stats.rebalances += 1
+        active = self.book.active()
+        risk_model = None
+        if self.portfolio.allocator == "allocator_v2" and active:
+            symbols = sorted({signal.symbol for signal in active})
+            risk_model = self.history.risk_model(symbols, self.config.risk_model_horizon)
+        result = allocate(active, self.portfolio, risk_model=risk_model, buckets=self.buckets)
+        self.last_allocation = result
+        if result.fell_back:
+            self.stats.allocation_fallbacks += 1
+            self.stats.last_fallback_reason = result.fallback_reason
+        horizons = _horizons(active, signals)
+        equity = self.exact_equity()
+        fraction = Decimal(repr(self.config.capital_fraction))
+        floor = Decimal(repr(self.config.min_trade_weight)) * equity
+        symbols = sorted(set(result.target_weights) | set(self.state.held()) | set(self.pending))
+        for symbol in symbols:
+            bar = self.last_bars.get(symbol)
+            instrument = self.instruments.get(symbol)
+            if bar is None or instrument is None:
+                continue
+            price = price_decimal(bar.close)
+            weight = Decimal(repr(result.target_weights.get(symbol, 0.0)))
+            target = _toward_zero(equity * weight * fraction / price, instrument.lot_size)
+            current = self.state.quantity(symbol)
+            self.targets[symbol] = target
+            if target == current and symbol not in self.pending:
+                continue
+            if target != 0 and abs(target - current) * price < floor:
+                continue
+            intent = ExecutionIntent(
+                scope=self.scope,
+                strategy=self.order_strategy,
+                instrument=instrument,
+                current_quantity=current,
+                target_quantity=target,
+                decision_time=at,
+                decision_price=price,
+                horizon=horizons.get(symbol, self.config.default_horizon),
+                mode=self.mode,
+            )
+            market = self._market(symbol)
+            self._plan(intent, market)
+
+    def _plan(self, intent: ExecutionIntent, market: MarketContext) -> None:
+        symbol = intent.instrument.symbol
+        if any(order.symbol == symbol for order in self.open_orders.values()):
+            # A new target replaces the old one: what is still working toward it goes.
+            began = perf_counter()
+            self.gateway.cancel_open(strategy=intent.strategy, symbol=symbol)
+            self.stats.order_path_seconds += perf_counter() - began
+            self._refresh_open_orders()
+        plan = self.policies.plan(intent, market)
+        self.schedule.add(plan)
+        self.stats.intents += 1
+        if plan.children:
+            self.pending[symbol] = PendingIntent(intent, market)
+        else:
+            self.pending.pop(symbol, None)
+
+    def _market(self, symbol: str) -> MarketContext:
+        bar = self.last_bars[symbol]
+        return MarketContext(
+            venue=self.broker.venue,
+            mid=price_decimal(bar.close),
+            bar_volume=price_decimal(bar.volume),
+            volatility=self.volatility(symbol),
+        )
+
+    def _release(self, at: datetime) -> None:
+        due = sorted(self.schedule.due(at), key=self._submission_order)
+        if due:
+            self._tell_anchor()
+            equity = self.exact_equity()
+            view = self._risk_view()
+            for child in due:
+                symbol = child.order.instrument.symbol
+                context = self._risk_context(symbol, equity, view)
+                market = self._market(symbol)
+                began = perf_counter()
+                result = self.gateway.submit(child, context, market)
+                self.stats.order_path_seconds += perf_counter() - began
+                self.stats.submits[result.status.value] += 1
+                if result.status in (SubmitStatus.SENT, SubmitStatus.IN_FLIGHT):
+                    self.open_orders[child.client_order_id] = OpenOrder(
+                        symbol, child.order.quantity, child.expires_at
+                    )
+                elif result.status is SubmitStatus.DENIED:
+                    reason = result.deny_reason.value if result.deny_reason else "denied"
+                    self.stats.denials[reason] += 1
+        waiting = {child.order.instrument.symbol for child in self.schedule.pending()}
+        self.pending = {s: p for s, p in self.pending.items() if s in waiting}
+
+    @staticmethod
+    def _submission_order(child: ChildOrder) -> tuple[datetime, str, int]:
+        """By release time, symbol and slice; never by client order id, which hashes the
+        run's scope: when a risk limit binds, which order gets the room must not depend
+        on the run id."""
+        return (child.release_at, child.order.instrument.symbol, child.slice_index)
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The loop's state as JSON types; see engine.checkpoint for what else a restart needs."""
+        from quantgate.engine.checkpoint import loop_state
+
+        return loop_state(self)
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        from quantgate.engine.checkpoint import restore_loop_state
+
+        restore_loop_state(self, state)
+
+
+def _toward_zero(quantity: Decimal, lot: Decimal) -> Decimal:
+    return (quantity / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+
+
+def _horizons(active: Sequence[Signal], batch: Sequence[Signal]) -> dict[str, Horizon]:
+    """Per symbol, the horizon of its strongest active signal, else of this batch's exit."""
+    chosen: dict[str, Horizon] = {}
+    for signal in batch:
+        if signal.is_exit:
+            chosen[signal.symbol] = signal.horizon
+    strongest: dict[str, Signal] = {}
+    for signal in active:
+        best = strongest.get(signal.symbol)
+        if best is None or signal.strength > best.strength:
+            strongest[signal.symbol] = signal
+    chosen.update({symbol: signal.horizon for symbol, signal in strongest.items()})
+    return chosen

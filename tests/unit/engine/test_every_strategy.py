@@ -1,0 +1,97 @@
+"""Every registered strategy runs through the engine on the synthetic market; ml_signal
+trades the synthetic market's planted expectation as its predictions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from quantgate.adapters.sim import SyntheticMarketConfig, SyntheticMarketSource
+from quantgate.core import Horizon
+from quantgate.engine.backtest import BacktestConfig, load_predictions, run_backtest
+from quantgate.engine.feeds import FrameBarFeed
+from quantgate.strategy import strategy_names
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+START, END = datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 15, tzinfo=UTC)
+PARAMS = {
+    "momentum": {"lookback": 12, "entry_threshold": 0.02},
+    "mean_reversion": {"window": 24, "entry_z": 1.5},
+    "bracket_momentum": {"lookback": 12, "entry_threshold": 0.02},
+    "ensemble": {},
+    "pairs": {"window": 48, "entry_z": 1.5, "significance": 0.1},
+    "ml_signal": {"min_confidence": 0.5, "horizons": ["1h", "4h"]},
+}
+
+
+@pytest.fixture(scope="module")
+def market() -> SyntheticMarketSource:
+    return SyntheticMarketSource(
+        SyntheticMarketConfig(seed=3, symbols=SYMBOLS, start=START - timedelta(days=30), end=END)
+    )
+
+
+def predictions_file(market: SyntheticMarketSource, folder: Path) -> Path:
+    frames = []
+    for symbol in SYMBOLS:
+        for horizon in (Horizon.H1, Horizon.H4):
+            planted = market.planted_signal(symbol, horizon)
+            frames.append(
+                planted.filter(pl.col("decision_at") > START).select(
+                    pl.lit(symbol).alias("symbol"),
+                    # Known once the bar is published (5 s after its close).
+                    (pl.col("decision_at") + pl.duration(seconds=5)).alias("asof"),
+                    pl.lit(horizon.value).alias("horizon"),
+                    "expected_return",
+                    pl.lit(0.7).alias("signal_confidence"),
+                    pl.lit(0.01 * horizon.hours**0.5).alias("vol_forecast"),
+                )
+            )
+    path = folder / "predictions.parquet"
+    pl.concat(frames).filter(pl.col("asof") < END).write_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("name", strategy_names())
+def test_strategy_runs_through_the_engine(
+    name: str, market: SyntheticMarketSource, tmp_path: Path
+) -> None:
+    bars = pl.concat([market.fetch_bars(s, START, END) for s in SYMBOLS])
+    values = {
+        "strategy": name,
+        "params": PARAMS[name],
+        "symbols": list(SYMBOLS),
+        "start": START.isoformat(),
+        "end": END.isoformat(),
+    }
+    predictions = []
+    if name == "ml_signal":
+        path = predictions_file(market, tmp_path)
+        values["predictions"] = str(path)
+        predictions = load_predictions(path)
+    config = BacktestConfig.parse(values)
+    assert isinstance(config, BacktestConfig)
+    feed = FrameBarFeed(bars, predictions=predictions)  # a given feed is used as it is
+    result = run_backtest(config, tmp_path / "home", feed=feed)
+    assert result.completed
+    engine = result.metrics["engine"]
+    assert engine["bars"] == bars.height
+    assert engine["signals"] > 0, name
+    assert result.metrics["fills"] > 0, name
+    if name == "ml_signal":
+        assert feed.describe()["predictions"] > 0
+
+
+def test_ml_signal_without_predictions_is_a_configuration_error() -> None:
+    with pytest.raises(Exception, match="predictions"):
+        BacktestConfig.parse(
+            {
+                "strategy": "ml_signal",
+                "symbols": ["BTCUSDT"],
+                "start": START.isoformat(),
+                "end": END.isoformat(),
+            }
+        )
