@@ -189,6 +189,49 @@ class DemoRun:
         artifact = payload.get("artifact", {}).get("path", "")
         return bool(payload["passed"]), f"OOS report above; ONNX artifact {artifact}"
 
+    def backtest(self, strategy: str) -> Callable[[], tuple[bool, str]]:
+        def action() -> tuple[bool, str]:
+            from quantgate.cli.backtest import backtest_config
+            from quantgate.engine.backtest import run_backtest
+            from quantgate.gates.profitability import (
+                ProfitabilityThresholds,
+                evaluate_profitability,
+            )
+
+            config = backtest_config(
+                self.cli,
+                strategy=strategy,
+                symbols=None,
+                start=self.start.isoformat(),
+                end=self.end.isoformat(),
+                params=None,
+                param=[],
+                capital=None,
+                allocator=None,
+                source=None,
+                config_file=None,
+                predictions=None,
+            )
+            with progress_bar() as bar:
+                task = bar.add_task(f"backtest {strategy}", total=None)
+                result = run_backtest(
+                    config,
+                    self.cli.settings.resolved_home,
+                    lake=self.cli.lake,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    checkpoint_every=None,
+                )
+            gate = evaluate_profitability(result.run_dir, ProfitabilityThresholds())
+            f = gate.figures
+            verdict = "PASSED" if gate.passed else "NOT PASSED: " + "; ".join(gate.reasons)
+            # The phase checks the backtest ran end to end; the gate's verdict is reported as is.
+            return result.completed, (
+                f"net return {f['net_return']:.2%}, Sharpe {f['sharpe']:.2f}, max drawdown "
+                f"{f['max_drawdown']:.2%}; profitability gate {verdict}"
+            )
+
+        return action
+
     def summary_table(self) -> Table:
         table = Table(title="quantgate demo")
         table.add_column("phase")
@@ -220,6 +263,8 @@ def demo(
         run.phase("features: validate-asof", run.features_validate_asof)
         run.phase("features: lookahead", run.features_lookahead)
         run.phase("ml: walk-forward train, evaluate, export", run.ml_train_eval)
+        run.phase("backtest: momentum + profitability gate", run.backtest("momentum"))
+        run.phase("backtest: mean_reversion + profitability gate", run.backtest("mean_reversion"))
         detail["verdicts"] = [{"phase": n, "passed": p, "detail": d} for n, p, d in run.verdicts]
     console.print(run.summary_table())
     if not all(passed for _, passed, _ in run.verdicts):
