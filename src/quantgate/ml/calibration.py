@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self
@@ -107,23 +108,28 @@ class CalibrationTable:
         )
 
 
-class _Calibrator:
+class _Calibrator(ABC):
     kind: ClassVar[str]
 
+    @abstractmethod
     def predict(self, scores: ArrayLike) -> FloatArray:
-        raise NotImplementedError
+        """Calibrated probabilities for raw scores."""
 
+    @abstractmethod
     def to_table(self) -> CalibrationTable:
-        raise NotImplementedError
+        """The fitted mapping as a piecewise-linear table (evaluated with np.interp)."""
 
+    @abstractmethod
     def _params(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Constructor parameters, for serialisation."""
 
+    @abstractmethod
     def _fitted(self) -> dict[str, Any] | None:
-        raise NotImplementedError
+        """Learned state, or None before fit."""
 
+    @abstractmethod
     def _restore(self, fitted: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Set the learned state from `_fitted()` output."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -143,7 +143,8 @@ class RiskStateStore:
                         )
                     )
         except IntegrityError:
-            pass  # another process created it between our read and our insert: fine
+            # Another process created it between our read and our insert: nothing to do.
+            return
 
     # -- reading ---------------------------------------------------------------------------
 
