@@ -256,7 +256,7 @@ AUTHOR_POOL_SIZE = 5000
 
 @dataclass(frozen=True, slots=True)
 class Templates:
-    """Phrasings split around their one placeholder, grouped by tone, ready for gathering.
+    """Phrasings split around their one slot marker, grouped by tone, ready for gathering.
 
     Tone t occupies rows offsets[t] .. offsets[t] + counts[t] - 1.
     """
@@ -268,14 +268,14 @@ class Templates:
     counts: tuple[int, int, int]
 
     @classmethod
-    def build(cls, by_tone: dict[int, tuple[str, ...]], placeholder: str) -> Templates:
+    def build(cls, by_tone: dict[int, tuple[str, ...]], marker: str) -> Templates:
         before, after, has_slot, counts = [], [], [], []
         for tone in TONES:
             counts.append(len(by_tone[tone]))
             for text in by_tone[tone]:
-                parts = text.split(placeholder)
+                parts = text.split(marker)
                 if len(parts) > 2:
-                    raise ProgrammerError(f"template {text!r} has more than one {placeholder}")
+                    raise ProgrammerError(f"template {text!r} has more than one {marker}")
                 before.append(parts[0])
                 after.append(parts[1] if len(parts) == 2 else "")
                 has_slot.append(len(parts) == 2)
