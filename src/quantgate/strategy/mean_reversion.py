@@ -10,8 +10,6 @@ probably moved and the trade is no longer a reversion bet.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -20,7 +18,11 @@ from quantgate.core.signals import Signal
 from quantgate.core.types import Bar
 from quantgate.strategy.base import Strategy, StrategyConfig
 from quantgate.strategy.indicators import realised_vol, zscore
-from quantgate.strategy.state import bounded, decode_time, encode_time
+from quantgate.strategy.state import (
+    CloseSeriesState,
+    dump_close_states,
+    load_close_states,
+)
 
 
 class MeanReversionConfig(StrategyConfig):
@@ -70,17 +72,10 @@ def reversion_decision(
     return None
 
 
-@dataclass(slots=True)
-class _SymbolState:
-    closes: deque[float]
-    position: int = 0
-    last_signal_at: datetime | None = None
-
-
 class MeanReversionStrategy(Strategy[MeanReversionConfig]):
     kind = "mean_reversion"
 
-    _symbols: dict[str, _SymbolState]
+    _symbols: dict[str, CloseSeriesState]
 
     @property
     def lookback(self) -> int:
@@ -92,7 +87,9 @@ class MeanReversionStrategy(Strategy[MeanReversionConfig]):
     def _on_bar(self, bar: Bar) -> list[Signal]:
         state = self._symbols.get(bar.symbol)
         if state is None:
-            state = self._symbols.setdefault(bar.symbol, _SymbolState(deque(maxlen=self.lookback)))
+            state = self._symbols.setdefault(
+                bar.symbol, CloseSeriesState(deque(maxlen=self.lookback))
+            )
         state.closes.append(bar.close)
         if len(state.closes) < self.config.window:
             return []
@@ -118,21 +115,7 @@ class MeanReversionStrategy(Strategy[MeanReversionConfig]):
         ]
 
     def _dump_state(self) -> dict[str, Any]:
-        return {
-            symbol: {
-                "closes": list(state.closes),
-                "position": state.position,
-                "last_signal_at": encode_time(state.last_signal_at),
-            }
-            for symbol, state in sorted(self._symbols.items())
-        }
+        return dump_close_states(self._symbols)
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        self._symbols = {
-            symbol: _SymbolState(
-                closes=bounded(entry["closes"], self.lookback),
-                position=int(entry["position"]),
-                last_signal_at=decode_time(entry["last_signal_at"]),
-            )
-            for symbol, entry in state.items()
-        }
+        self._symbols = load_close_states(state, self.lookback)

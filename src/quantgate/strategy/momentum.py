@@ -11,8 +11,6 @@ flip the position on every bar and pay costs for nothing.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -21,7 +19,11 @@ from quantgate.core.signals import Signal
 from quantgate.core.types import Bar
 from quantgate.strategy.base import Strategy, StrategyConfig
 from quantgate.strategy.indicators import lookback_return, moving_average, realised_vol
-from quantgate.strategy.state import bounded, decode_time, encode_time
+from quantgate.strategy.state import (
+    CloseSeriesState,
+    dump_close_states,
+    load_close_states,
+)
 
 
 class MomentumConfig(StrategyConfig):
@@ -67,17 +69,10 @@ def desired_direction(
     return position
 
 
-@dataclass(slots=True)
-class _SymbolState:
-    closes: deque[float]
-    position: int = 0
-    last_signal_at: datetime | None = field(default=None)
-
-
 class MomentumStrategy(Strategy[MomentumConfig]):
     kind = "momentum"
 
-    _symbols: dict[str, _SymbolState]
+    _symbols: dict[str, CloseSeriesState]
 
     @property
     def lookback(self) -> int:
@@ -87,10 +82,10 @@ class MomentumStrategy(Strategy[MomentumConfig]):
     def _reset(self) -> None:
         self._symbols = {}
 
-    def _state_for(self, symbol: str) -> _SymbolState:
+    def _state_for(self, symbol: str) -> CloseSeriesState:
         state = self._symbols.get(symbol)
         if state is None:
-            state = _SymbolState(deque(maxlen=self.lookback))
+            state = CloseSeriesState(deque(maxlen=self.lookback))
             self._symbols[symbol] = state
         return state
 
@@ -127,21 +122,7 @@ class MomentumStrategy(Strategy[MomentumConfig]):
         ]
 
     def _dump_state(self) -> dict[str, Any]:
-        return {
-            symbol: {
-                "closes": list(state.closes),
-                "position": state.position,
-                "last_signal_at": encode_time(state.last_signal_at),
-            }
-            for symbol, state in sorted(self._symbols.items())
-        }
+        return dump_close_states(self._symbols)
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        self._symbols = {
-            symbol: _SymbolState(
-                closes=bounded(entry["closes"], self.lookback),
-                position=int(entry["position"]),
-                last_signal_at=decode_time(entry["last_signal_at"]),
-            )
-            for symbol, entry in state.items()
-        }
+        self._symbols = load_close_states(state, self.lookback)

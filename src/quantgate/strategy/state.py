@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,3 +44,34 @@ def bounded(values: Iterable[float], maxlen: int) -> deque[float]:
 
 def optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+@dataclass
+class CloseSeriesState:
+    """Per-symbol state of the close-series strategies: recent closes, position, last signal."""
+
+    closes: deque[float]
+    position: int = 0
+    last_signal_at: datetime | None = None
+
+
+def dump_close_states(states: dict[str, CloseSeriesState]) -> dict[str, Any]:
+    return {
+        symbol: {
+            "closes": list(state.closes),
+            "position": state.position,
+            "last_signal_at": encode_time(state.last_signal_at),
+        }
+        for symbol, state in sorted(states.items())
+    }
+
+
+def load_close_states(payload: dict[str, Any], lookback: int) -> dict[str, CloseSeriesState]:
+    return {
+        symbol: CloseSeriesState(
+            closes=bounded(entry["closes"], lookback),
+            position=int(entry["position"]),
+            last_signal_at=decode_time(entry["last_signal_at"]),
+        )
+        for symbol, entry in payload.items()
+    }
