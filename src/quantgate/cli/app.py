@@ -32,7 +32,7 @@ app.add_typer(registry.app, name="registry")
 app.command("backtest")(backtest.backtest_command)
 app.add_typer(gate.app, name="gate")
 app.add_typer(validate.app, name="validate")
-app.add_typer(serve.app, name="serve")
+app.command("serve")(serve.serve_command)
 app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 

@@ -15,12 +15,11 @@ from typing import Any
 import typer
 
 from quantgate.cli.context import CliContext, console, emit_json, get_context
-from quantgate.core.errors import ConfigurationError, QuantgateError
+from quantgate.core.errors import ConfigurationError
 from quantgate.registry import ALIASES, PromotionRules, Registry, RegistryUsageError, Transition
 from quantgate.registry.bundle import export_bundle, import_bundle
-from quantgate.registry.evaluation import evaluation_pairs, find_evaluation
-from quantgate.registry.runs import training_run
-from quantgate.registry.service import horizon_value, read_artifact_metadata
+from quantgate.registry.runs import register_from_run
+from quantgate.registry.service import horizon_value
 
 app = typer.Typer(
     help="Model registry: versions, aliases and audited transitions.", no_args_is_help=True
@@ -40,20 +39,11 @@ def default_actor() -> str:
         return "unknown"
 
 
-def _rules(cli: CliContext, path: Path | None) -> PromotionRules:
-    if path is not None:
-        return PromotionRules.from_toml(path)
-    table = getattr(cli.settings, "registry", None)  # [registry] once Settings carries it
-    if isinstance(table, dict):
-        return PromotionRules.from_mapping(table.get("promotion", {}))
-    return PromotionRules()
-
-
 def open_registry(cli: CliContext, rules: Path | None = None) -> Registry:
-    return Registry(
+    return Registry.from_settings(
         cli.migrated_engine(),
-        cli.settings.resolved_home / "registry",
-        rules=_rules(cli, rules),
+        cli.settings,
+        rules=None if rules is None else PromotionRules.from_toml(rules),
     )
 
 
@@ -153,53 +143,6 @@ def show_command(
     console.print_json(json.dumps(payload, default=str))
 
 
-def _register_from_run(
-    registry: Registry,
-    cli: CliContext,
-    run: str,
-    symbol: str | None,
-    horizon: str | None,
-    actor: str,
-    reason: str | None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    record = training_run(cli.engine, run)
-    artifact = Path(str(record["artifact_path"]))
-    metadata = read_artifact_metadata(artifact)
-    horizons = {h.value for h in metadata.horizons}
-    pairs = [
-        (s, h)
-        for s, h in evaluation_pairs(record["metrics"])
-        if h in horizons
-        and (symbol is None or s == symbol)
-        and (horizon is None or h == horizon_value(horizon))
-    ]
-    if not pairs:
-        raise RegistryUsageError(
-            f"training run {record.get('run_id')} holds no per (symbol, horizon) evaluation "
-            "for the artifact's horizons",
-            fix="pass --artifact PATH --symbol S --horizon H with an --evaluation JSON file",
-        )
-    results = []
-    for s, h in pairs:
-        evaluation = find_evaluation(record["metrics"], s, h)
-        try:
-            transition = registry.register_candidate(
-                artifact,
-                s,
-                h,
-                actor=actor,
-                reason=reason,
-                evaluation=evaluation,
-                source_run_id=str(record.get("run_id")),
-            )
-        except QuantgateError as error:
-            results.append({"symbol": s, "horizon": h, "error": str(error)})
-            console.print(f"[red]{s} {h}: {error}[/red]")
-            continue
-        results.append(transition.to_dict())
-    return results, {"run_id": record.get("run_id"), "artifact_path": str(artifact)}
-
-
 @app.command("register-candidate")
 def register_candidate_command(
     ctx: typer.Context,
@@ -224,7 +167,12 @@ def register_candidate_command(
         raise RegistryUsageError("give exactly one of --run and --artifact")
     source: dict[str, Any]
     if run is not None:
-        results, source = _register_from_run(registry, cli, run, symbol, horizon, who, reason)
+        results, source = register_from_run(
+            registry, cli.engine, run, symbol, horizon, actor=who, reason=reason
+        )
+        for item in results:
+            if "error" in item:
+                console.print(f"[red]{item['symbol']} {item['horizon']}: {item['error']}[/red]")
     else:
         assert artifact is not None
         if symbol is None or horizon is None:

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     )
     operator_token: SecretStr = SecretStr(DEFAULT_SECRET)
     api_secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    # Read endpoints of the API: open, or behind this token (or the operator's).
+    viewer_token: SecretStr | None = None
+    api_read_requires_token: bool = False
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     universe: tuple[str, ...] = DEFAULT_UNIVERSE
@@ -78,6 +81,7 @@ class Settings(BaseSettings):
     # Component tables from the TOML file (e.g. [features]); each layer validates its own.
     features: dict[str, Any] = Field(default_factory=dict)
     registry: dict[str, Any] = Field(default_factory=dict)
+    serving: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -106,6 +110,12 @@ class Settings(BaseSettings):
                     f"{name} must be set to a private value of at least 16 characters when "
                     f"environment is {self.environment.value}; set QG_{name.upper()}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _read_token_when_reads_are_closed(self) -> Settings:
+        if self.api_read_requires_token and self.viewer_token is None:
+            raise ValueError("api_read_requires_token needs a viewer_token; set QG_VIEWER_TOKEN")
         return self
 
     @property

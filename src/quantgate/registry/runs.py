@@ -3,11 +3,15 @@ the table is reflected, so the registry depends only on the columns it reads."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, Table, inspect, select
 
+from quantgate.core.errors import QuantgateError
 from quantgate.registry.errors import RegistryUsageError
+from quantgate.registry.evaluation import evaluation_pairs, find_evaluation
+from quantgate.registry.service import Registry, horizon_value, read_artifact_metadata
 
 TABLE = "training_runs"
 
@@ -35,3 +39,54 @@ def training_run(engine: Engine, run: str = "latest") -> dict[str, Any]:
     if not isinstance(record.get("metrics"), dict):
         record["metrics"] = {}
     return record
+
+
+def register_from_run(
+    registry: Registry,
+    engine: Engine,
+    run: str,
+    symbol: str | None = None,
+    horizon: str | None = None,
+    *,
+    actor: str,
+    reason: str | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Register every (symbol, horizon) a training run evaluated as a candidate.
+
+    Returns one entry per pair — the transition, or {"symbol", "horizon", "error"}
+    for a pair that could not be registered — and the run's id and artifact path.
+    """
+    record = training_run(engine, run)
+    artifact = Path(str(record["artifact_path"]))
+    metadata = read_artifact_metadata(artifact)
+    horizons = {h.value for h in metadata.horizons}
+    pairs = [
+        (s, h)
+        for s, h in evaluation_pairs(record["metrics"])
+        if h in horizons
+        and (symbol is None or s == symbol)
+        and (horizon is None or h == horizon_value(horizon))
+    ]
+    if not pairs:
+        raise RegistryUsageError(
+            f"training run {record.get('run_id')} holds no per (symbol, horizon) evaluation "
+            "for the artifact's horizons",
+            fix="pass --artifact PATH --symbol S --horizon H with an --evaluation JSON file",
+        )
+    results = []
+    for s, h in pairs:
+        try:
+            transition = registry.register_candidate(
+                artifact,
+                s,
+                h,
+                actor=actor,
+                reason=reason,
+                evaluation=find_evaluation(record["metrics"], s, h),
+                source_run_id=str(record.get("run_id")),
+            )
+        except QuantgateError as error:
+            results.append({"symbol": s, "horizon": h, "error": str(error)})
+            continue
+        results.append(transition.to_dict())
+    return results, {"run_id": record.get("run_id"), "artifact_path": str(artifact)}

@@ -65,6 +65,8 @@ class ActiveModels:
         for key in sorted(set(current) - set(snapshot)):
             changes.append(Change(*key, current[key].version.version_id, None))
             current.pop(key)
+        # Versions of one training run share an artifact: open each artifact once.
+        by_digest = {held.version.artifact_digest: held.model for held in current.values()}
         for key, (version_id, generation) in sorted(snapshot.items()):
             held = current.get(key)
             if held is not None and held.version.version_id == version_id:
@@ -74,12 +76,13 @@ class ActiveModels:
             before = held.version.version_id if held else None
             try:
                 version = self.registry.version(version_id)
-                model = self.registry.load(
+                model = by_digest.get(version.artifact_digest) or self.registry.load(
                     version, expected_contract_hash=self.expected_contract_hash
                 )
             except QuantgateError as error:
                 changes.append(Change(*key, before, version_id, error=str(error)))
                 continue
+            by_digest[version.artifact_digest] = model
             current[key] = LoadedModel(version, model, generation)
             changes.append(Change(*key, before, version_id))
         with self._lock:
@@ -90,6 +93,6 @@ class ActiveModels:
         with self._lock:
             return self._loaded.get((symbol, horizon_value(horizon)))
 
-    def keys(self) -> list[tuple[str, str]]:
+    def loaded_keys(self) -> list[tuple[str, str]]:
         with self._lock:
             return sorted(self._loaded)

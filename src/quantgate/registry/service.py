@@ -28,6 +28,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from quantgate.config import Settings
 from quantgate.core.enums import Horizon
 from quantgate.ml.export.loader import ArtifactIntegrityError, OnnxMultiHorizonModel
 from quantgate.ml.export.metadata import ArtifactMetadata
@@ -205,6 +206,15 @@ class Registry:
         self.store = ArtifactStore(root)
         self.rules = rules or PromotionRules()
         self._clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_settings(
+        cls, engine: Engine, settings: Settings, *, rules: PromotionRules | None = None
+    ) -> Registry:
+        """The registry under the data home, with the [registry.promotion] rules of settings."""
+        if rules is None:
+            rules = PromotionRules.from_mapping(settings.registry.get("promotion", {}))
+        return cls(engine, settings.resolved_home / "registry", rules=rules)
 
     # ---------------------------------------------------------------- versions
 

@@ -258,6 +258,8 @@ def run_train(
             "oos": {h: _slim(v) for h, v in payload["per_horizon"].items()},
             "overfitting": json.loads(json.dumps(payload["overfitting"], default=str)),
             "market_latent": latent_fit,
+            # Blocks left out are NaN at training; serving masks them the same way.
+            "feature_blocks": None if config.blocks is None else list(config.blocks),
         },
         n_trials=max(1, n_trials),
     )

@@ -11,7 +11,12 @@ from quantgate.storage.models.data import (
 )
 from quantgate.storage.models.foundation import CommandRun, InstrumentRow, JobCheckpoint
 from quantgate.storage.models.ml import TrainingRun
-from quantgate.storage.models.registry import ModelAliasRow, ModelVersionRow, RegistryAuditRow
+from quantgate.storage.models.registry import (
+    ModelAliasRow,
+    ModelVersionRow,
+    RegistryAuditRow,
+    ShadowPredictionRow,
+)
 from quantgate.storage.models.trading import (
     ExactDecimal,
     ExecutionTraceRow,
@@ -43,6 +48,7 @@ __all__ = [
     "RiskReservationRow",
     "RiskStateEventRow",
     "RiskStateRow",
+    "ShadowPredictionRow",
     "SourceCoverageRow",
     "TrainingRun",
 ]

@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quantgate.storage.models.base import Base
@@ -70,3 +79,31 @@ class RegistryAuditRow(Base):
     detail: Mapped[dict[str, Any]]
 
     __table_args__ = (Index("ix_registry_audit_symbol_horizon", "symbol", "horizon", "id"),)
+
+
+class ShadowPredictionRow(Base):
+    """One request scored by both the active and the shadow version (revision 0006).
+
+    The shadow's numbers are only ever stored here (and in the JSONL log), never
+    returned or traded; `registry shadow-report` compares the two sides.
+    """
+
+    __tablename__ = "shadow_predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scored_at: Mapped[datetime]
+    symbol: Mapped[str] = mapped_column(String(64))
+    horizon: Mapped[str] = mapped_column(String(8))
+    asof: Mapped[datetime]
+    active_version_id: Mapped[str | None] = mapped_column(String(128))
+    shadow_version_id: Mapped[str] = mapped_column(String(128))
+    active_expected_return: Mapped[float | None] = mapped_column(Float)
+    active_signal_confidence: Mapped[float | None] = mapped_column(Float)
+    active_vol_forecast: Mapped[float | None] = mapped_column(Float)
+    shadow_expected_return: Mapped[float] = mapped_column(Float)
+    shadow_signal_confidence: Mapped[float] = mapped_column(Float)
+    shadow_vol_forecast: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_shadow_predictions_symbol_horizon_asof", "symbol", "horizon", "asof"),
+    )

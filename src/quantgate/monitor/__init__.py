@@ -1,0 +1,1 @@
+"""Monitoring (layer 11): Prometheus metrics of the services."""
