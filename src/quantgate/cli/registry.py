@@ -15,11 +15,13 @@ from typing import Any
 import typer
 
 from quantgate.cli.context import CliContext, console, emit_json, get_context
+from quantgate.cli.options import parse_utc
 from quantgate.core.errors import ConfigurationError
 from quantgate.registry import ALIASES, PromotionRules, Registry, RegistryUsageError, Transition
 from quantgate.registry.bundle import export_bundle, import_bundle
 from quantgate.registry.runs import register_from_run
 from quantgate.registry.service import horizon_value
+from quantgate.registry.shadow_report import shadow_report
 
 app = typer.Typer(
     help="Model registry: versions, aliases and audited transitions.", no_args_is_help=True
@@ -331,3 +333,58 @@ def import_command(
             state = "imported" if item["created"] else "already present"
             console.print(f"{item['version_id']}: {state}")
     _finish(summary, as_json, False)
+
+
+@app.command("set-shadow")
+def set_shadow_command(
+    ctx: typer.Context,
+    version_id: str = typer.Argument(..., help="the version to score in shadow"),
+    reason: str | None = typer.Option(None, help="why (recorded in the audit trail)"),
+    actor: str | None = typer.Option(None, help=ACTOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Point `shadow` at a version: it scores every request, is logged, never returned or traded."""
+    registry = open_registry(get_context(ctx))
+    transition = registry.set_shadow(version_id, actor=actor or default_actor(), reason=reason)
+    if not as_json:
+        _print_transition(transition)
+    _finish(transition.to_dict(), as_json, False)
+
+
+@app.command("shadow-report")
+def shadow_report_command(
+    ctx: typer.Context,
+    symbol: str | None = typer.Option(None, help="only this symbol"),
+    horizon: str | None = typer.Option(None, help="only this horizon"),
+    start: str | None = typer.Option(None, help="first decision time (UTC ISO-8601)"),
+    end: str | None = typer.Option(None, help="end of the window, exclusive (UTC ISO-8601)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Shadow vs active over a window: IC against realised returns, calibration, agreement."""
+    cli = get_context(ctx)
+    report = shadow_report(
+        cli.migrated_engine(),
+        cli.lake,
+        symbol=symbol,
+        horizon=None if horizon is None else horizon_value(horizon),
+        start=None if start is None else parse_utc(start, "--start"),
+        end=None if end is None else parse_utc(end, "--end"),
+    )
+    if as_json:
+        emit_json(report)
+        return
+    if not report["pairs"]:
+        console.print("no shadow predictions in the window")
+    for pair in report["pairs"]:
+        active, shadow = pair["active"], pair["shadow"]
+        console.print(
+            f"{pair['symbol']} {pair['horizon']}  shadow {pair['shadow_version_id']} vs active "
+            f"{pair['active_version_id'] or '-'}: {pair['n_realised']}/{pair['n_scored']} realised"
+            f"  IC {_fmt(shadow['ic'])} vs {_fmt(active['ic'])}"
+            f"  ECE {_fmt(shadow['ece'])} vs {_fmt(active['ece'])}"
+            f"  agreement {_fmt(pair['agreement']['direction'])}"
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
