@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from quantgate.core.errors import ConfigurationError, DataError, QuantgateError
 from quantgate.inference.predictor import NoFeatureRowError, UnknownSymbolError
@@ -88,6 +89,18 @@ def _json(error: ApiError) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None) or set()
+        for method in route_methods:
+            match, _ = route.matches({**request.scope, "method": method})
+            if match is Match.FULL:
+                methods |= set(route_methods)
+                break
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ApiError)
@@ -118,17 +131,16 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         )
 
-    async def on_http_error(_: Request, error: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return _json(
-            ApiError(
-                error.status_code,
-                code,
-                str(error.detail),
-                headers=dict(error.headers) if error.headers else None,
-            )
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
+            error.status_code, "http_error"
         )
+        headers = dict(error.headers) if error.headers else {}
+        if error.status_code == 405:
+            # GET and POST of one path are two routes; Allow must list both.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return _json(ApiError(error.status_code, code, str(error.detail), headers=headers or None))
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(QuantgateError, on_domain_error)

@@ -68,7 +68,7 @@ class LiquidPredictionBatch(BaseModel):
 
 
 class LiquidPredictionRequest(_Strict):
-    symbols: list[Symbol] = Field(min_length=1, max_length=100)
+    symbols: list[Symbol] = Field(min_length=1, max_length=100, examples=[["BTCUSDT", "ETHUSDT"]])
     asof: AwareDatetime | None = Field(
         default=None, description="decision time (UTC offset required); default: newest row"
     )

@@ -45,3 +45,11 @@ def serve(served_home: ServedHome) -> Iterator[Callable[..., Server]]:
     yield run
     for server in started:
         stop_server(server)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One xdist worker runs every API test, so the served home is built once (loadgroup)."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).parent == here:
+            item.add_marker(pytest.mark.xdist_group("served_home"))

@@ -78,7 +78,15 @@ def predict_liquid_get(
     services: Services,
     symbol: Annotated[
         list[Annotated[str, Query(pattern=SYMBOL_PATTERN)]],
-        Query(min_length=1, max_length=100, description="repeat for a batch"),
+        Query(
+            min_length=1,
+            max_length=100,
+            description="repeat for a batch",
+            openapi_examples={
+                "one": {"value": ["BTCUSDT"]},
+                "batch": {"value": ["BTCUSDT", "ETHUSDT"]},
+            },
+        ),
     ],
     asof: Annotated[
         AwareDatetime | None, Query(description="decision time; default newest")
@@ -92,7 +100,7 @@ def predict_liquid_get(
     "/liquid",
     response_model=LiquidPredictionBatch,
     response_model_by_alias=True,
-    responses=error_responses(404, 422),
+    responses=error_responses(400, 404, 422),
     summary="Predict a batch of symbols",
 )
 def predict_liquid_post(services: Services, body: LiquidPredictionRequest) -> LiquidPredictionBatch:
