@@ -17,7 +17,10 @@ A backtest writes a run folder under `$QG_HOME/runs/backtest/<run_id>/`:
 
 Run folders are the record of backtests ("latest" is the newest folder); no
 table lists them. The run's database is the same gateway, risk gate and outbox
-code as paper and live, on a file of its own.
+code as paper and live, on a file of its own. Its ledger commits when a checkpoint
+is taken and when the run stops (`Durability.AT_COMMIT`): each order is in the
+database's transaction before the simulated broker sees it, and a crash falls back to
+the checkpoint's copy of the database anyway.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ from quantgate.risk.gate import RiskGate
 from quantgate.storage.checkpoints import Checkpoints
 from quantgate.storage.db import create_db_engine
 from quantgate.storage.lake import Lake
+from quantgate.storage.ledger import Durability, ScopeLedger
 from quantgate.storage.migrate import upgrade
 from quantgate.storage.models import FillRow, OrderRow
 from quantgate.strategy.registry import build_strategy, strategy_config
@@ -389,7 +393,10 @@ class Backtest:
         clock = SimulatedClock(start_time)
         cost_model = StandardCostModel(config.costs)
         broker = FastSimulatedBroker(clock, cost_model, config.broker)
-        gate = RiskGate(database, config.risk_limits(), scope=self.scope, clock=clock)
+        ledger = ScopeLedger(database, self.scope, durability=Durability.AT_COMMIT)
+        gate = RiskGate(
+            database, config.risk_limits(), scope=self.scope, clock=clock, ledger=ledger
+        )
         gateway: OrderGateway[RiskContext] = OrderGateway(
             database,
             broker,
@@ -461,6 +468,7 @@ class Backtest:
             if checkpoint_every is None or current.open_orders:
                 return
             if current.stats.events - last_checkpoint >= checkpoint_every:
+                current.gateway.commit()  # the checkpoint copies committed rows only
                 store.save(current, database)
                 last_checkpoint = current.stats.events
 
@@ -486,6 +494,7 @@ class Backtest:
         loop, database = self.loop, self.database
         if loop is None or database is None:
             raise ProgrammerError("finish() before run()")
+        loop.gateway.commit()
         trades = self.trades_frame()
         _check_ledger(trades, loop.state)
         trace = load_trace(database, self.scope)

@@ -18,12 +18,14 @@ Per market event (everything that became known at one instant `at`):
    toward zero to the lot), and the execution policy plans child orders for
    each target delta into the schedule (replacing unsent children, cancelling
    the symbol's working orders);
-6. children that are due go through `gateway.submit` (outbox → risk gate → broker);
+6. children that are due go through `gateway.submit_many` together (outbox → risk
+   gate → broker; one unit of work for their rows, then the sends);
 7. the book is marked to the closes: one point of the equity curve.
 
 The database is touched only when orders exist: reconciliation runs while
 orders are open (or on every event for paper/live, `reconcile_when_idle`), and
-the risk gate is consulted when an order goes out.
+the risk gate is consulted when an order goes out. `run` commits what the gateway's
+ledger still holds before it returns.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from quantgate.engine.portfolio_state import ZERO, PortfolioState, price_decimal
 from quantgate.engine.ports import MarketEvent, MarketFeed, advance_clock
 from quantgate.execution.brokers.base import Broker
 from quantgate.execution.costs import CostModel, MarketContext, StandardCostModel
-from quantgate.execution.gateway import OrderGateway, SubmitStatus
+from quantgate.execution.gateway import OrderGateway, Submission, SubmitStatus
 from quantgate.execution.intent import ChildOrder, ExecutionIntent
 from quantgate.execution.policies import PolicyBook
 from quantgate.execution.schedule import ExecutionSchedule
@@ -250,6 +252,9 @@ class TradingLoop:
                 progress(done)
             if max_events is not None and done >= max_events:
                 break
+        began = perf_counter()
+        self.gateway.commit()
+        self.stats.order_path_seconds += perf_counter() - began
         if progress is not None:
             progress(done)
         return done
@@ -488,17 +493,22 @@ class TradingLoop:
             self._tell_anchor()
             equity = self.exact_equity()
             view = self._risk_view()
-            for child in due:
-                symbol = child.order.instrument.symbol
-                context = self._risk_context(symbol, equity, view)
-                market = self._market(symbol)
-                began = perf_counter()
-                result = self.gateway.submit(child, context, market)
-                self.stats.order_path_seconds += perf_counter() - began
+            submissions = [
+                Submission(
+                    child,
+                    self._risk_context(child.order.instrument.symbol, equity, view),
+                    self._market(child.order.instrument.symbol),
+                )
+                for child in due
+            ]
+            began = perf_counter()
+            results = self.gateway.submit_many(submissions)
+            self.stats.order_path_seconds += perf_counter() - began
+            for child, result in zip(due, results, strict=True):
                 self.stats.submits[result.status.value] += 1
                 if result.status in (SubmitStatus.SENT, SubmitStatus.IN_FLIGHT):
                     self.open_orders[child.client_order_id] = OpenOrder(
-                        symbol, child.order.quantity, child.expires_at
+                        child.order.instrument.symbol, child.order.quantity, child.expires_at
                     )
                 elif result.status is SubmitStatus.DENIED:
                     reason = result.deny_reason.value if result.deny_reason else "denied"

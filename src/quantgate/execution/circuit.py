@@ -61,6 +61,14 @@ class CircuitBreaker:
                 return Permit(probe=True)
             return None
 
+    def headroom(self) -> int:
+        """Calls that may fail one after another while the breaker stays closed for each of
+        them (0 unless closed): a batch that size sees the breaker as calls one at a time."""
+        with self._lock:
+            if self._state() is not CircuitState.CLOSED:
+                return 0
+            return self.config.failure_threshold - self._failures
+
     def release_unused(self, permit: Permit) -> None:
         """The call was not made after all (e.g. the risk gate denied it): free the probe."""
         if permit.probe:

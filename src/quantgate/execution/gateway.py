@@ -12,15 +12,26 @@ For each child order, in this order:
    unknown (`IN_FLIGHT`: it stays so until `reconcile` settles it by a query; it
    is never blindly re-sent).
 
-Fills come in through `on_fill` (push) or `reconcile` (poll); both de-duplicate
-by venue trade id in the database, update the order, shrink its risk
-reservation and write the execution trace.
+`submit_many` does this for the children of one engine event together: steps 1-4 of
+all of them in one unit of work of the scope's ledger (the outbox rows, decisions and
+reservations are in the database — committed, when the ledger commits per unit —
+before the first one is sent), then the sends one by one, then their outcomes in a
+second unit. Batches never hold more children than failures the circuit breaker can
+take while staying closed, so each child meets the breaker as it would alone. Unlike
+one at a time, the gate decides every child of a batch before any is sent: a venue
+rejection cannot make room for a later child of the same batch (the gate only ever
+errs on the side of reserving).
+
+Fills come in through `on_fill` (push) or `reconcile` (poll); both de-duplicate by
+venue trade id in the database, update the order, shrink its risk reservation and
+write the execution trace, a poll's fills in one unit.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -39,15 +50,15 @@ from quantgate.execution.brokers.base import (
     BrokerError,
     OrderState,
     SubmitOutcome,
-    SubmitResult,
 )
-from quantgate.execution.circuit import CircuitBreaker
+from quantgate.execution.circuit import CircuitBreaker, Permit
 from quantgate.execution.config import GatewayConfig
 from quantgate.execution.costs import CostBreakdown, CostModel, MarketContext
+from quantgate.execution.fill_cursor import FillCursor
 from quantgate.execution.intent import ChildOrder
-from quantgate.execution.outbox import OrderOutbox, OutboxOrder
+from quantgate.execution.outbox import NewOrder, OrderOutbox, OutboxOrder
 from quantgate.execution.risk_port import RiskPort
-from quantgate.storage.checkpoints import Checkpoints
+from quantgate.storage.ledger import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -75,11 +86,29 @@ class GatewayResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Submission(Generic[ContextT]):
+    """One child order with what the gate and the cost model need to judge it."""
+
+    child: ChildOrder
+    risk_context: ContextT
+    market: MarketContext
+
+
+@dataclass(frozen=True, slots=True)
 class ReconcileReport:
     """New fills (apply them to the book in this order) and orders whose status changed."""
 
     fills: tuple[Fill, ...] = ()
     settled: tuple[OutboxOrder, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What a send came to, before it is recorded."""
+
+    status: SubmitStatus
+    venue_order_id: str | None = None
+    reason: str | None = None
 
 
 class OrderGateway(Generic[ContextT]):
@@ -94,21 +123,29 @@ class OrderGateway(Generic[ContextT]):
         clock: Clock,
         config: GatewayConfig | None = None,
     ) -> None:
+        if risk.ledger.engine is not engine or risk.ledger.scope != scope:
+            raise ProgrammerError(f"the risk gate of scope {risk.ledger.scope!r} is not {scope!r}")
         self.config = config or GatewayConfig()
         self.broker = broker
         self.risk = risk
         self.cost_model = cost_model
         self.scope = scope
         self.clock = clock
-        self.outbox = OrderOutbox(engine, scope)
+        # The gate's ledger: an order's outbox row and its decision share a unit of work.
+        self.ledger = risk.ledger
+        self.outbox = OrderOutbox(self.ledger)
         self.breaker = CircuitBreaker(clock, self.config.circuit)
         self._grace = timedelta(seconds=self.config.unknown_grace_seconds)
-        self._cursors = Checkpoints(engine, job=f"fill_cursor:{scope}")
+        self._cursor = FillCursor(scope, broker.venue)
         self._reconcile_lock = threading.Lock()
         # Venues repeat fills (order queries list them all, polling windows overlap); this
-        # spares the database a failing insert for each repeat this process has seen.
+        # spares the database an insert for each repeat this process has seen.
         self._seen_trades: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._seen_lock = threading.Lock()
+
+    def commit(self) -> None:
+        """Make everything written so far durable (only AT_COMMIT ledgers hold any back)."""
+        self.ledger.commit()
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -116,60 +153,110 @@ class OrderGateway(Generic[ContextT]):
         self, child: ChildOrder, risk_context: ContextT, market: MarketContext
     ) -> GatewayResult:
         """Send one child order through the outbox, the circuit breaker and the risk gate."""
-        if child.scope != self.scope:
-            raise ProgrammerError(f"child of scope {child.scope!r} sent to gateway {self.scope!r}")
-        cid = child.client_order_id
-        existing = self.outbox.get(cid)
-        if existing is not None:
-            return GatewayResult(SubmitStatus.DUPLICATE, cid, existing, "already in the outbox")
-        permit = self.breaker.acquire()
-        if permit is None:
-            retry_at = self.breaker.retry_at()
-            reason = "circuit open" + (f" until {retry_at.isoformat()}" if retry_at else "")
-            return GatewayResult(SubmitStatus.REFUSED, cid, None, reason)
+        return self.submit_many([Submission(child, risk_context, market)])[0]
+
+    def submit_many(self, submissions: Sequence[Submission[ContextT]]) -> list[GatewayResult]:
+        """Submit children in this order; one result each, in the same order."""
+        for submission in submissions:
+            if submission.child.scope != self.scope:
+                raise ProgrammerError(
+                    f"child of scope {submission.child.scope!r} sent to gateway {self.scope!r}"
+                )
+        results: list[GatewayResult] = []
+        while len(results) < len(submissions):
+            size = max(1, self.breaker.headroom())
+            results.extend(self._submit_batch(submissions[len(results) : len(results) + size]))
+        return results
+
+    def _submit_batch(self, batch: Sequence[Submission[ContextT]]) -> list[GatewayResult]:
+        permits = [self.breaker.acquire() for _ in batch]
+        results: dict[int, GatewayResult] = {}
+        allowed: list[tuple[int, ChildOrder]] = []
+        failure: Exception | None = None
         try:
-            outcome = self._persist_and_check(child, risk_context, market)
+            with self.ledger.unit() as unit:
+                failure = self._persist_and_check(unit, batch, permits, results, allowed)
         except BaseException:
-            self.breaker.release_unused(permit)
+            for permit in permits:  # nothing reached the broker
+                if permit is not None:
+                    self.breaker.release_unused(permit)
             raise
-        if outcome is not None:
-            # Nothing reached the broker, so a half-open probe is still unused.
-            self.breaker.release_unused(permit)
-            return outcome
-        return self._send(child)
+        # Persisted (and committed, per unit) before the first send.
+        sent = [(index, child, self._send(child)) for index, child in allowed]
+        if sent:
+            with self.ledger.unit() as unit:
+                for index, child, outcome in sent:
+                    results[index] = self._record_outcome(unit, child.client_order_id, outcome)
+        if failure is not None:
+            raise failure
+        return [results[index] for index in range(len(results))]
 
     def _persist_and_check(
-        self, child: ChildOrder, risk_context: ContextT, market: MarketContext
-    ) -> GatewayResult | None:
-        """Store the order and ask the risk gate; None means: allowed, go and send it."""
-        order, cid, now = child.order, child.client_order_id, self.clock.now()
-        if not _storable(child):
-            return self._deny_unstorable(child, risk_context)
-        arrival = market.mid if market.mid is not None else child.decision_price
-        estimate = self._estimate(child, arrival, market)
-        stored = self.outbox.insert(
-            child, venue=self.broker.venue, arrival_mid=market.mid, estimate=estimate, now=now
-        )
-        if stored is None:  # another thread stored the same id a moment ago
-            return GatewayResult(
-                SubmitStatus.DUPLICATE, cid, self.outbox.get(cid), "already in the outbox"
-            )
-        try:
-            verdict = self.risk.check(order, risk_context)
-        except Exception:
-            # Fail closed: without a decision the order must not go out.
-            self.outbox.mark(cid, OrderStatus.REJECTED, now=now, reason="risk gate failed")
-            raise
-        if verdict.allowed:
-            return None
-        reason = f"risk: {verdict.reason.value if verdict.reason else 'denied'}"
-        stored = self.outbox.mark(cid, OrderStatus.REJECTED, now=now, reason=reason)
-        return GatewayResult(SubmitStatus.DENIED, cid, stored, reason, verdict.reason)
+        self,
+        unit: UnitOfWork,
+        batch: Sequence[Submission[ContextT]],
+        permits: Sequence[Permit | None],
+        results: dict[int, GatewayResult],
+        allowed: list[tuple[int, ChildOrder]],
+    ) -> Exception | None:
+        """Store the batch's orders and ask the risk gate about each; fills `results` for
+        those that go no further and `allowed` with those to send. Returns the error of
+        a gate that failed (the batch stops there; what was allowed before it is sent)."""
+        now = self.clock.now()
+        storable = [
+            NewOrder(s.child, s.market.mid, self._estimate(s))
+            for s, permit in zip(batch, permits, strict=True)
+            if permit is not None and _storable(s.child)
+        ]
+        stored = self.outbox.insert(unit, storable, venue=self.broker.venue, now=now)
+        for index, (submission, permit) in enumerate(zip(batch, permits, strict=True)):
+            child, cid = submission.child, submission.child.client_order_id
+            if permit is None:
+                results[index] = self._refused_or_duplicate(unit, cid)
+                continue
+            if stored.pop(cid, None) is None:  # popped: the same id twice is a duplicate
+                self.breaker.release_unused(permit)  # nothing reaches the broker
+                if _storable(child):
+                    existing = self.outbox.load(unit, cid)
+                    results[index] = GatewayResult(
+                        SubmitStatus.DUPLICATE, cid, existing, "already in the outbox"
+                    )
+                else:
+                    results[index] = self._deny_unstorable(child, submission.risk_context)
+                continue
+            try:
+                verdict = self.risk.check(child.order, submission.risk_context)
+            except Exception as error:
+                # Fail closed: without a decision the order must not go out.
+                self.breaker.release_unused(permit)
+                self.outbox.mark(
+                    unit, cid, OrderStatus.REJECTED, now=now, reason="risk gate failed"
+                )
+                for later_permit in permits[index + 1 :]:
+                    if later_permit is not None:
+                        self.breaker.release_unused(later_permit)
+                return error
+            if verdict.allowed:
+                allowed.append((index, child))
+                continue
+            self.breaker.release_unused(permit)
+            reason = f"risk: {verdict.reason.value if verdict.reason else 'denied'}"
+            marked = self.outbox.mark(unit, cid, OrderStatus.REJECTED, now=now, reason=reason)
+            results[index] = GatewayResult(SubmitStatus.DENIED, cid, marked, reason, verdict.reason)
+        return None
 
-    def _estimate(
-        self, child: ChildOrder, arrival: Decimal, market: MarketContext
-    ) -> CostBreakdown:
+    def _refused_or_duplicate(self, unit: UnitOfWork, cid: str) -> GatewayResult:
+        existing = self.outbox.load(unit, cid)
+        if existing is not None:
+            return GatewayResult(SubmitStatus.DUPLICATE, cid, existing, "already in the outbox")
+        retry_at = self.breaker.retry_at()
+        reason = "circuit open" + (f" until {retry_at.isoformat()}" if retry_at else "")
+        return GatewayResult(SubmitStatus.REFUSED, cid, None, reason)
+
+    def _estimate(self, submission: Submission[ContextT]) -> CostBreakdown:
+        child, market = submission.child, submission.market
         order = child.order
+        arrival = market.mid if market.mid is not None else child.decision_price
         if order.quantity > 0 and arrival.is_finite() and arrival > 0:
             return self.cost_model.estimate(order.side, order.quantity, arrival, market)
         # A malformed order is about to be denied; it costs nothing because it never trades.
@@ -186,7 +273,7 @@ class OrderGateway(Generic[ContextT]):
             SubmitStatus.DENIED, child.client_order_id, None, reason, verdict.reason
         )
 
-    def _send(self, child: ChildOrder) -> GatewayResult:
+    def _send(self, child: ChildOrder) -> _Sent:
         cid = child.client_order_id
         try:
             result = self.broker.submit(child.order, time_in_force=child.time_in_force)
@@ -194,49 +281,54 @@ class OrderGateway(Generic[ContextT]):
             # The broker promises these mean the order never reached the venue.
             self.breaker.record_failure()
             log.warning("submit_failed", client_order_id=cid, error=str(error))
-            return self._rejected(cid, f"{type(error).__name__}: {error.message}")
+            return _Sent(SubmitStatus.REJECTED, reason=f"{type(error).__name__}: {error.message}")
         except Exception as error:
             # Anything else: we cannot know whether it got there. Keep it in flight.
             self.breaker.record_failure()
             log.exception("submit_outcome_unknown", client_order_id=cid)
-            return self._in_flight(cid, f"unexpected {type(error).__name__}: {error}")
-        return self._record_outcome(cid, result)
-
-    def _record_outcome(self, cid: str, result: SubmitResult) -> GatewayResult:
-        now = self.clock.now()
+            return _Sent(
+                SubmitStatus.IN_FLIGHT, reason=f"unexpected {type(error).__name__}: {error}"
+            )
         if result.outcome is SubmitOutcome.ACCEPTED:
             self.breaker.record_success()
-            stored = self.outbox.mark(
-                cid, OrderStatus.ACCEPTED, now=now, venue_order_id=result.venue_order_id, sent=True
-            )
-            return GatewayResult(SubmitStatus.SENT, cid, stored)
+            return _Sent(SubmitStatus.SENT, venue_order_id=result.venue_order_id)
         if result.outcome is SubmitOutcome.REJECTED:
             # The venue answered: the connection works even if it did not like the order.
             self.breaker.record_success()
-            return self._rejected(cid, f"venue: {result.reason}")
+            return _Sent(SubmitStatus.REJECTED, reason=f"venue: {result.reason}")
         self.breaker.record_failure()
-        return self._in_flight(cid, f"unknown outcome: {result.reason}")
+        return _Sent(SubmitStatus.IN_FLIGHT, reason=f"unknown outcome: {result.reason}")
 
-    def _rejected(self, cid: str, reason: str) -> GatewayResult:
-        stored = self.outbox.mark(cid, OrderStatus.REJECTED, now=self.clock.now(), reason=reason)
-        self.risk.release(cid)
-        return GatewayResult(SubmitStatus.REJECTED, cid, stored, reason)
-
-    def _in_flight(self, cid: str, reason: str) -> GatewayResult:
+    def _record_outcome(self, unit: UnitOfWork, cid: str, sent: _Sent) -> GatewayResult:
+        now = self.clock.now()
+        if sent.status is SubmitStatus.SENT:
+            stored = self.outbox.mark(
+                unit,
+                cid,
+                OrderStatus.ACCEPTED,
+                now=now,
+                venue_order_id=sent.venue_order_id,
+                sent=True,
+            )
+            return GatewayResult(SubmitStatus.SENT, cid, stored)
+        if sent.status is SubmitStatus.REJECTED:
+            stored = self.outbox.mark(unit, cid, OrderStatus.REJECTED, now=now, reason=sent.reason)
+            self.risk.release(cid)
+            return GatewayResult(SubmitStatus.REJECTED, cid, stored, sent.reason)
         stored = self.outbox.mark(
-            cid, OrderStatus.IN_FLIGHT, now=self.clock.now(), reason=reason, sent=True
+            unit, cid, OrderStatus.IN_FLIGHT, now=now, reason=sent.reason, sent=True
         )
-        return GatewayResult(SubmitStatus.IN_FLIGHT, cid, stored, reason)
+        return GatewayResult(SubmitStatus.IN_FLIGHT, cid, stored, sent.reason)
 
     # -- cancelling ---------------------------------------------------------------------------
 
     def cancel(self, client_order_id: str) -> OutboxOrder | None:
         """Cancel what is left of an order at the venue; broker errors propagate."""
         state = self.broker.cancel(client_order_id)
-        if state is None:
-            return self.outbox.get(client_order_id)
-        self._ingest_state(state)
-        return self.outbox.get(client_order_id)
+        with self.ledger.unit() as unit:
+            if state is not None:
+                self._ingest_state(unit, state)
+            return self.outbox.load(unit, client_order_id)
 
     def cancel_open(self, *, strategy: str | None = None, symbol: str | None = None) -> int:
         """Cancel the open orders of a strategy and/or symbol (e.g. when a new plan replaces
@@ -277,32 +369,14 @@ class OrderGateway(Generic[ContextT]):
 
     def on_fill(self, fill: Fill) -> bool:
         """Record one fill; False when its trade id was seen before (nothing changes then)."""
-        key = (self.broker.venue, fill.trade_id)
-        if key in self._seen_trades:
+        fresh = self._unseen([fill])
+        if not fresh:
             # A shortcut only: the database's unique (venue, trade id) is what guarantees once.
             return False
-        new, order = self.outbox.record_fill(fill, venue=self.broker.venue, now=self.clock.now())
-        self._remember(key)
-        if not new:
-            return False
-        if order is None:
-            log.error(
-                "fill_for_unknown_order",
-                trade_id=fill.trade_id,
-                client_order_id=fill.client_order_id,
-            )
-            return True
-        if order.status.is_terminal:
-            self.risk.release(order.client_order_id)
-        else:
-            self.risk.set_filled(order.client_order_id, order.filled_quantity)
-        return True
-
-    def _remember(self, key: tuple[str, str]) -> None:
-        with self._seen_lock:
-            self._seen_trades[key] = None
-            while len(self._seen_trades) > _SEEN_TRADES_KEPT:
-                self._seen_trades.popitem(last=False)
+        with self.ledger.unit() as unit:
+            recorded = self._record_fills(unit, fresh)
+        self._remember(fresh)
+        return bool(recorded)
 
     def reconcile(self) -> ReconcileReport:
         """Pull new fills and settle every open order with the venue's view of it.
@@ -310,42 +384,86 @@ class OrderGateway(Generic[ContextT]):
         Call once per bar (after `broker.on_bar`) and at start-up. Orders the venue
         does not know are left alone for `unknown_grace_seconds` after they were
         stored, then declared never-sent (NEW) or lost (IN_FLIGHT) and released.
+        The venue is asked outside any unit of work (no database lock waits on it).
         """
         with self._reconcile_lock:
-            fills = list(self._pull_fills())
-            settled: list[OutboxOrder] = []
-            for order in self.outbox.open_orders():
+            cursor = self._fill_cursor()
+            try:
+                batch = self.broker.fills_since(cursor)
+            except QuantgateError as error:
+                log.warning("fills_since_failed", error=str(error))
+                batch = None
+            fresh = [] if batch is None else self._unseen(batch.fills)
+            with self.ledger.unit() as unit:
+                fills = self._record_fills(unit, fresh)
+                if batch is not None and batch.cursor != cursor:
+                    self._cursor.put(unit, batch.cursor)
+                open_orders = self.outbox.open_in(unit)
+            self._remember(fresh)
+            states: list[tuple[OutboxOrder, OrderState | None]] = []
+            for order in open_orders:
                 try:
-                    state = self.broker.query(order.client_order_id)
+                    states.append((order, self.broker.query(order.client_order_id)))
                 except QuantgateError as error:
                     log.warning(
                         "query_failed", client_order_id=order.client_order_id, error=str(error)
                     )
-                    continue
-                if state is None:
-                    changed = self._settle_unknown(order)
-                else:
-                    fills.extend(f for f in state.fills if self.on_fill(f))
-                    changed = self._ingest_state(state)
-                if changed is not None and changed.status != order.status:
-                    settled.append(changed)
+            if not states:
+                return ReconcileReport(tuple(fills), ())
+            settled: list[OutboxOrder] = []
+            with self.ledger.unit() as unit:
+                for order, state in states:
+                    if state is None:
+                        changed = self._settle_unknown(unit, order)
+                    else:
+                        repeated = self._unseen(state.fills)
+                        fills.extend(self._record_fills(unit, repeated))
+                        self._remember(repeated)
+                        changed = self._ingest_state(unit, state)
+                    if changed is not None and changed.status != order.status:
+                        settled.append(changed)
             return ReconcileReport(tuple(fills), tuple(settled))
 
-    def _pull_fills(self) -> list[Fill]:
-        venue = self.broker.venue
-        saved = self._cursors.get(venue)
-        cursor = None if saved is None else saved.get("cursor")
-        try:
-            batch = self.broker.fills_since(cursor)
-        except QuantgateError as error:
-            log.warning("fills_since_failed", error=str(error))
-            return []
-        new = [fill for fill in batch.fills if self.on_fill(fill)]
-        if batch.cursor != cursor:
-            self._cursors.put(venue, {"cursor": batch.cursor})
-        return new
+    def _fill_cursor(self) -> str | None:
+        if self._cursor.loaded:
+            return self._cursor.value
+        with self.ledger.unit() as unit:
+            return self._cursor.get(unit)
 
-    def _ingest_state(self, state: OrderState) -> OutboxOrder | None:
+    def _record_fills(self, unit: UnitOfWork, fills: Sequence[Fill]) -> list[Fill]:
+        """Store the fills; update their orders' reservations. Returns the new ones."""
+        if not fills:
+            return []
+        recorded = self.outbox.record_fills(
+            unit, fills, venue=self.broker.venue, now=self.clock.now()
+        )
+        for fill, order in recorded:
+            if order is None:
+                log.error(
+                    "fill_for_unknown_order",
+                    trade_id=fill.trade_id,
+                    client_order_id=fill.client_order_id,
+                )
+            elif order.status.is_terminal:
+                self.risk.release(order.client_order_id)
+            else:
+                self.risk.set_filled(order.client_order_id, order.filled_quantity)
+        return [fill for fill, _ in recorded]
+
+    def _unseen(self, fills: Sequence[Fill]) -> list[Fill]:
+        venue, seen = self.broker.venue, self._seen_trades
+        with self._seen_lock:
+            return [fill for fill in fills if (venue, fill.trade_id) not in seen]
+
+    def _remember(self, fills: Sequence[Fill]) -> None:
+        venue = self.broker.venue
+        with self._seen_lock:
+            for fill in fills:
+                self._seen_trades[(venue, fill.trade_id)] = None
+            while len(self._seen_trades) > _SEEN_TRADES_KEPT:
+                self._seen_trades.popitem(last=False)
+
+    def _ingest_state(self, unit: UnitOfWork, state: OrderState) -> OutboxOrder | None:
         """Adopt the venue's status (fills are recorded separately) and fix the reservation."""
         cid, now = state.client_order_id, self.clock.now()
         status = state.status
@@ -359,6 +477,7 @@ class OrderGateway(Generic[ContextT]):
             # the venue knowing the order means at least "accepted".
             status = OrderStatus.ACCEPTED
         stored = self.outbox.mark(
+            unit,
             cid,
             status,
             now=now,
@@ -374,7 +493,7 @@ class OrderGateway(Generic[ContextT]):
             self.risk.set_filled(cid, stored.filled_quantity)
         return stored
 
-    def _settle_unknown(self, order: OutboxOrder) -> OutboxOrder | None:
+    def _settle_unknown(self, unit: UnitOfWork, order: OutboxOrder) -> OutboxOrder | None:
         since = order.sent_at or order.created_at
         if self.clock.now() - since < self._grace:
             return None
@@ -391,7 +510,7 @@ class OrderGateway(Generic[ContextT]):
             reason=reason,
         )
         stored = self.outbox.mark(
-            order.client_order_id, status, now=self.clock.now(), reason=reason
+            unit, order.client_order_id, status, now=self.clock.now(), reason=reason
         )
         self.risk.release(order.client_order_id)
         return stored

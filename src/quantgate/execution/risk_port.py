@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from quantgate.core.enums import DenyReason
 from quantgate.core.types import Order
+from quantgate.storage.ledger import ScopeLedger
 
 ContextT_contra = TypeVar("ContextT_contra", contravariant=True)
 
@@ -29,6 +30,12 @@ class RiskVerdict(Protocol):
 
 
 class RiskPort(Protocol[ContextT_contra]):
+    @property
+    def ledger(self) -> ScopeLedger:
+        """The scope's ledger: the gateway writes an order in the same unit of work as the
+        gate's decision on it (the gate's calls join the unit open on the thread)."""
+        ...
+
     def check(self, order: Order, context: ContextT_contra) -> RiskVerdict:
         """Decide, record the decision and, when allowed, reserve the order's exposure."""
         ...

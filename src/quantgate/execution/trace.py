@@ -9,7 +9,7 @@ arrival cost.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -113,8 +113,12 @@ class TraceEntry:
             policy=policy,
         )
 
-    def row(self) -> ExecutionTraceRow:
-        return ExecutionTraceRow(**asdict(self))
+    def values(self) -> dict[str, Any]:
+        """The entry as the trace table's column values."""
+        return {name: getattr(self, name) for name in _ENTRY_FIELDS}
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(TraceEntry))
 
 
 def load_trace(engine: Engine, scope: str | None = None) -> pl.DataFrame:

@@ -52,6 +52,9 @@ class ActiveModels:
         self.expected_contract_hash = expected_contract_hash
         self._keys = keys
         self._loaded: dict[tuple[str, str], LoadedModel] = {}
+        # A version that failed to load is not retried until its alias moves again:
+        # retrying every poll would re-read and re-hash the artifact each second.
+        self._failed: dict[tuple[str, str], tuple[str, int]] = {}
         self._lock = threading.Lock()
 
     def refresh(self) -> list[Change]:
@@ -74,12 +77,15 @@ class ActiveModels:
                     current[key] = LoadedModel(held.version, held.model, generation)
                 continue
             before = held.version.version_id if held else None
+            if self._failed.get(key) == (version_id, generation):
+                continue
             try:
                 version = self.registry.version(version_id)
                 model = by_digest.get(version.artifact_digest) or self.registry.load(
                     version, expected_contract_hash=self.expected_contract_hash
                 )
             except QuantgateError as error:
+                self._failed[key] = (version_id, generation)
                 changes.append(Change(*key, before, version_id, error=str(error)))
                 continue
             by_digest[version.artifact_digest] = model

@@ -11,16 +11,13 @@ restart; turning them off takes an explicit call that records who and why.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import structlog
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from quantgate.core.clock import Clock
 from quantgate.core.errors import ProgrammerError
@@ -38,6 +35,7 @@ from quantgate.risk.decision import (
 )
 from quantgate.risk.state import (
     DAILY_LOSS,
+    GATE_ACTOR,
     GLOBAL_KEY,
     KILL_SWITCH,
     STRATEGY_DISABLED,
@@ -47,33 +45,39 @@ from quantgate.risk.state import (
     StateChange,
     own_price,
 )
+from quantgate.storage.ledger import ScopeLedger, UnitOfWork
 
 log = structlog.get_logger(__name__)
 
-GATE_ACTOR = "risk_gate"
-
 
 class RiskGate:
-    def __init__(self, engine: Engine, limits: RiskLimits, *, scope: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        limits: RiskLimits,
+        *,
+        scope: str,
+        clock: Clock,
+        ledger: ScopeLedger | None = None,
+    ) -> None:
+        if ledger is not None and (ledger.engine is not engine or ledger.scope != scope):
+            raise ProgrammerError(f"the ledger of scope {ledger.scope!r} is not this gate's")
         self.limits = limits
         self.scope = scope
+        self.ledger = ledger or ScopeLedger(engine, scope)
         self._clock = clock
-        self._store = RiskStateStore(engine, scope)
-        # The database lock alone would do; the in-process lock keeps this process's
-        # threads from queueing on the database (SQLite busy waits) instead of here.
-        self._lock = threading.Lock()
+        self._store = RiskStateStore(self.ledger, limits)
 
     # -- the check ---------------------------------------------------------------------------
 
     def check(self, order: Order, context: RiskContext) -> RiskDecision:
-        now = self._clock.now()
-        with self._lock, self._store.locked() as session:
-            snapshot = self._store.snapshot(session, order, now, self.limits)
-            anchor = _roll_anchor(snapshot.daily_anchor, context.equity, now)
-            if anchor != snapshot.daily_anchor:
-                self._store.save_anchor(session, anchor, now)
-                snapshot = replace(snapshot, daily_anchor=anchor)
-            inputs = CheckInput(order, context, snapshot, self.limits)
+        with self.ledger.unit() as unit:
+            now = self._clock.now()
+            memory = self._store.memory(unit, now)
+            anchor = _roll_anchor(memory.switches.daily_anchor, context.equity, now)
+            if anchor != memory.switches.daily_anchor:
+                self._store.save_anchor(unit, anchor, now)
+            inputs = CheckInput(order, context, memory.snapshot(order, now), self.limits)
             denial = _first_denial(inputs)
             price = inputs.order_price() if denial is None else _price_for_record(inputs)
             if denial is None:
@@ -86,43 +90,49 @@ class RiskGate:
                     {"price": str(price), "notional": str(order.quantity * price)},
                     now,
                 )
-                self._store.reserve(session, order, price, now)
+                self._store.reserve(unit, order, price, now)
             else:
                 decision = RiskDecision(
                     order.client_order_id, Verdict.DENIED, denial.reason, denial.detail, now
                 )
-                self._apply(session, denial, order, now)
-            self._store.record_decision(session, order, decision, price)
-        self._log(order, decision, None if denial is None else denial.effect)
+                self._apply(unit, denial, order, now)
+            self._store.record_decision(unit, order, decision, price)
+            effect = None if denial is None else denial.effect
+            # Only after the unit: a failing log line must never roll back a latch.
+            unit.after_unit(lambda: self._log(order, decision, effect))
         return decision
 
     def observe_equity(self, equity: Decimal) -> bool:
         """Roll the day's anchor and latch on a breached daily loss without waiting for an
         order; returns whether the latch is on. Call it once per bar."""
-        now = self._clock.now()
-        with self._lock, self._store.locked() as session:
-            switches = self._store.switches(session)
+        with self.ledger.unit() as unit:
+            now = self._clock.now()
+            switches = self._store.memory(unit, now).switches
             anchor = _roll_anchor(switches.daily_anchor, equity, now)
             if anchor != switches.daily_anchor:
-                self._store.save_anchor(session, anchor, now)
+                self._store.save_anchor(unit, anchor, now)
             if switches.daily_loss_latched:
                 return True
             breach = loss_breach(anchor, equity, self.limits.max_daily_loss)
             if breach is None:
                 return False
-            self._latch_daily_loss(session, breach, now)
-        log.error("daily_loss_latched", scope=self.scope, detail=breach)
+            self._latch_daily_loss(unit, breach, now)
+            unit.after_unit(
+                lambda: log.error("daily_loss_latched", scope=self.scope, detail=breach)
+            )
         return True
 
     # -- order lifecycle (called by the order gateway) ------------------------------------------
 
     def set_filled(self, client_order_id: str, filled_quantity: Decimal) -> None:
         """The order has `filled_quantity` filled in total: that part is now a position."""
-        self._store.set_filled(client_order_id, filled_quantity, self._clock.now())
+        with self.ledger.unit() as unit:
+            self._store.set_filled(unit, client_order_id, filled_quantity, self._clock.now())
 
     def release(self, client_order_id: str) -> None:
         """The order ended: what it had not filled stops counting toward the limits."""
-        self._store.release(client_order_id, self._clock.now())
+        with self.ledger.unit() as unit:
+            self._store.release(unit, client_order_id, self._clock.now())
 
     # -- operator controls: each is audited with who and why -----------------------------------
 
@@ -136,12 +146,12 @@ class RiskGate:
         """Clear the latch and re-anchor the day at the next equity seen, so the loss that
         tripped it does not trip it again at once."""
         _require_person(actor, reason)
-        now = self._clock.now()
-        with self._lock, self._store.locked() as session:
+        with self.ledger.unit() as unit:
+            now = self._clock.now()
             self._store.change(
-                session, StateChange(DAILY_LOSS, GLOBAL_KEY, False, "reset", actor, reason, {}), now
+                unit, StateChange(DAILY_LOSS, GLOBAL_KEY, False, "reset", actor, reason, {}), now
             )
-            self._store.save_anchor(session, None, now)
+            self._store.save_anchor(unit, None, now)
 
     def disable_strategy(self, strategy: str, *, actor: str, reason: str) -> None:
         self._change(STRATEGY_DISABLED, strategy, True, "disabled", actor, reason)
@@ -150,10 +160,12 @@ class RiskGate:
         self._change(STRATEGY_DISABLED, strategy, False, "enabled", actor, reason)
 
     def status(self) -> RiskStatus:
-        return self._store.status()
+        with self.ledger.unit() as unit:
+            return self._store.status(unit, self._clock.now())
 
     def events(self) -> list[RiskEvent]:
-        return self._store.events()
+        with self.ledger.unit() as unit:
+            return self._store.events(unit)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -161,11 +173,9 @@ class RiskGate:
         self, kind: str, key: str, active: bool, action: str, actor: str, reason: str
     ) -> None:
         _require_person(actor, reason)
-        now = self._clock.now()
-        with self._lock, self._store.locked() as session:
-            self._store.change(
-                session, StateChange(kind, key, active, action, actor, reason, {}), now
-            )
+        with self.ledger.unit() as unit:
+            now = self._clock.now()
+            self._store.change(unit, StateChange(kind, key, active, action, actor, reason, {}), now)
         log.warning(
             "risk_state_changed",
             scope=self.scope,
@@ -176,9 +186,9 @@ class RiskGate:
             reason=reason,
         )
 
-    def _apply(self, session: Session, denial: Denial, order: Order, now: datetime) -> None:
+    def _apply(self, unit: UnitOfWork, denial: Denial, order: Order, now: datetime) -> None:
         if denial.effect is Effect.LATCH_DAILY_LOSS:
-            self._latch_daily_loss(session, denial.detail, now)
+            self._latch_daily_loss(unit, denial.detail, now)
         elif denial.effect is Effect.DISABLE_STRATEGY:
             change = StateChange(
                 STRATEGY_DISABLED,
@@ -191,15 +201,14 @@ class RiskGate:
                 f"{order.instrument.symbol} within {self.limits.execution_window_seconds:.0f} s",
                 denial.detail,
             )
-            self._store.change(session, change, now)
+            self._store.change(unit, change, now)
 
-    def _latch_daily_loss(self, session: Session, detail: Mapping[str, Any], now: datetime) -> None:
+    def _latch_daily_loss(self, unit: UnitOfWork, detail: Mapping[str, Any], now: datetime) -> None:
         reason = f"daily loss {detail['loss']} reached the limit {detail['limit']}"
         change = StateChange(DAILY_LOSS, GLOBAL_KEY, True, "latched", GATE_ACTOR, reason, detail)
-        self._store.change(session, change, now)
+        self._store.change(unit, change, now)
 
     def _log(self, order: Order, decision: RiskDecision, effect: Effect | None) -> None:
-        # Only after the commit: a failing log line must never roll back a latch.
         if effect is Effect.LATCH_DAILY_LOSS:
             log.error("daily_loss_latched", scope=self.scope, detail=dict(decision.detail))
         elif effect is Effect.DISABLE_STRATEGY:

@@ -1,29 +1,41 @@
-"""Risk state in the database: switches, reservations, decisions, and the lock around them.
+"""Risk state in the database: switches, reservations, decisions and their audit trail.
 
-Check-and-reserve must be atomic across threads AND processes, or two orders
-checked at once could each see room for themselves and together break a limit.
-The store therefore opens every such transaction with a write lock: BEGIN
-IMMEDIATE on SQLite (one writer per database), SELECT ... FOR UPDATE of the
-scope's lock row on PostgreSQL (one checker per scope).
+Check-and-reserve must be atomic across threads AND processes, or two orders checked
+at once could each see room for themselves and together break a limit. Everything
+here therefore runs inside a unit of work of the scope's ledger, which holds the
+scope's write lock (see `quantgate.storage.ledger`). What a check reads comes from
+`RiskMemory`, loaded once and kept in step with every write made here; the writes are
+queued and flushed with the unit, as one executemany per table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
 
 from quantgate.core.enums import Bucket, OrderType, Side
 from quantgate.core.types import Order
 from quantgate.risk.config import RiskLimits
-from quantgate.risk.decision import DailyAnchor, Reservation, RiskDecision, RiskSnapshot
+from quantgate.risk.decision import DailyAnchor, Reservation, RiskDecision
+from quantgate.risk.memory import (
+    AllowedDecision,
+    RiskMemory,
+    content_key,
+    decimal_text,
+    order_content,
+)
+from quantgate.storage.ledger import (
+    SCOPE_KEY,
+    ScopeLedger,
+    UnitOfWork,
+    dialect_insert,
+    table_of,
+)
 from quantgate.storage.models import (
     RiskGateDecisionRow,
     RiskReservationRow,
@@ -31,17 +43,45 @@ from quantgate.storage.models import (
     RiskStateRow,
 )
 
-LOCK = "lock"
 KILL_SWITCH = "kill_switch"
 DAILY_LOSS = "daily_loss"
 DAILY_ANCHOR = "daily_anchor"
 STRATEGY_DISABLED = "strategy_disabled"
-GLOBAL_KEY = ""  # the key of scope-wide state
+GLOBAL_KEY = SCOPE_KEY
+GATE_ACTOR = "risk_gate"
 
+# The ledger's version of the rows below: a store whose memory has another reloads it.
+RISK_CACHE = "risk"
 
-def decimal_text(value: Decimal) -> str:
-    """Canonical text: 1.0 and 1.00 compare equal as text; NaN is kept to be recorded."""
-    return format(value.normalize(), "f") if value.is_finite() else str(value)
+_DECISIONS = table_of(RiskGateDecisionRow)
+_RESERVATIONS = table_of(RiskReservationRow)
+_STATE = table_of(RiskStateRow)
+_EVENTS = table_of(RiskStateEventRow)
+
+_RESERVATION_UPDATE = (
+    update(_RESERVATIONS)
+    .where(_RESERVATIONS.c.client_order_id == bindparam("b_client_order_id"))
+    .values(
+        remaining=bindparam("b_remaining"),
+        open=bindparam("b_open"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+__all__ = [
+    "DAILY_ANCHOR",
+    "DAILY_LOSS",
+    "GATE_ACTOR",
+    "GLOBAL_KEY",
+    "KILL_SWITCH",
+    "STRATEGY_DISABLED",
+    "RiskEvent",
+    "RiskStateStore",
+    "RiskStatus",
+    "StateChange",
+    "decimal_text",
+    "own_price",
+]
 
 
 def own_price(order: Order) -> Decimal | None:
@@ -61,14 +101,6 @@ class StateChange:
     actor: str
     reason: str
     value: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Switches:
-    kill_switch: bool
-    daily_loss_latched: bool
-    disabled_strategies: dict[str, str]  # strategy -> why
-    daily_anchor: DailyAnchor | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,130 +126,66 @@ class RiskEvent:
 
 
 class RiskStateStore:
-    def __init__(self, engine: Engine, scope: str) -> None:
-        self.engine = engine
-        self.scope = scope
-        self._sqlite = engine.dialect.name == "sqlite"
-        self._ensure_lock_row()
-
-    # -- locking ---------------------------------------------------------------------------
-
-    @contextmanager
-    def writing(self) -> Iterator[Session]:
-        """A write transaction. On SQLite it takes the write lock before the first read:
-        pysqlite begins DEFERRED, and a read transaction that later writes after another
-        connection committed fails at once (SQLITE_BUSY_SNAPSHOT) instead of waiting."""
-        with Session(self.engine) as session, session.begin():
-            if self._sqlite:
-                session.execute(text("BEGIN IMMEDIATE"))
-            yield session
-
-    @contextmanager
-    def locked(self) -> Iterator[Session]:
-        """A transaction that holds the scope's write lock until it commits or rolls back."""
-        with self.writing() as session:
-            if not self._sqlite:  # SQLite: BEGIN IMMEDIATE already allows one writer only
-                session.execute(
-                    select(RiskStateRow)
-                    .where(
-                        RiskStateRow.scope == self.scope,
-                        RiskStateRow.kind == LOCK,
-                        RiskStateRow.key == GLOBAL_KEY,
-                    )
-                    .with_for_update()
-                )
-            yield session
-
-    def _ensure_lock_row(self) -> None:
-        try:
-            with self.writing() as session:
-                if session.get(RiskStateRow, (self.scope, LOCK, GLOBAL_KEY)) is None:
-                    session.add(
-                        RiskStateRow(
-                            scope=self.scope,
-                            kind=LOCK,
-                            key=GLOBAL_KEY,
-                            active=False,
-                            value={},
-                            updated_at=datetime.now(UTC),
-                        )
-                    )
-        except IntegrityError:
-            # Another process created it between our read and our insert: nothing to do.
-            return
+    def __init__(self, ledger: ScopeLedger, limits: RiskLimits) -> None:
+        self.ledger = ledger
+        self.scope = ledger.scope
+        self._limits = limits
+        self._memory: RiskMemory | None = None
+        self._version = -1
+        self._decisions: list[dict[str, Any]] = []
+        self._new_reservations: dict[str, dict[str, Any]] = {}
+        self._changed_reservations: dict[str, dict[str, Any]] = {}
+        self._anchor: dict[str, Any] | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
-    def snapshot(
-        self, session: Session, order: Order, now: datetime, limits: RiskLimits
-    ) -> RiskSnapshot:
-        switches = self.switches(session)
-        return RiskSnapshot(
-            now=now,
+    def memory(self, unit: UnitOfWork, now: datetime) -> RiskMemory:
+        """The scope's risk state, loaded again when someone else wrote since."""
+        if self._memory is None or self._version != unit.version(RISK_CACHE):
+            self._memory = self._load(unit, now)
+            self._version = unit.version(RISK_CACHE)
+        return self._memory
+
+    def status(self, unit: UnitOfWork, now: datetime) -> RiskStatus:
+        memory = self.memory(unit, now)
+        switches = memory.switches
+        return RiskStatus(
             kill_switch=switches.kill_switch,
             daily_loss_latched=switches.daily_loss_latched,
-            disabled_strategies=frozenset(switches.disabled_strategies),
+            disabled_strategies=dict(switches.disabled_strategies),
             daily_anchor=switches.daily_anchor,
-            reservations=self._open_reservations(session),
-            orders_in_rate_window=self._allowed_since(
-                session, now - timedelta(seconds=limits.order_rate_window_seconds)
-            ),
-            executions_in_window=self._allowed_since(
-                session,
-                now - timedelta(seconds=limits.execution_window_seconds),
-                strategy=order.strategy,
-                symbol=order.instrument.symbol,
-            ),
-            duplicate_of=self._duplicate_of(
-                session, order, now - timedelta(seconds=limits.duplicate_window_seconds)
-            ),
+            reservations=memory.reservations(),
         )
 
-    def switches(self, session: Session) -> Switches:
-        rows = session.scalars(select(RiskStateRow).where(RiskStateRow.scope == self.scope))
-        states = {(row.kind, row.key): row for row in rows}
-        return Switches(
-            kill_switch=_active(states, KILL_SWITCH),
-            daily_loss_latched=_active(states, DAILY_LOSS),
-            disabled_strategies={
-                key: row.reason or ""
-                for (kind, key), row in states.items()
-                if kind == STRATEGY_DISABLED and row.active
-            },
-            daily_anchor=_anchor(states.get((DAILY_ANCHOR, GLOBAL_KEY))),
+    def events(self, unit: UnitOfWork) -> list[RiskEvent]:
+        rows = unit.execute(
+            select(_EVENTS).where(_EVENTS.c.scope == self.scope).order_by(_EVENTS.c.id)
         )
+        return [
+            RiskEvent(r.kind, r.key, r.action, r.actor, r.reason, dict(r.detail), r.at)
+            for r in rows
+        ]
 
-    def status(self) -> RiskStatus:
-        with Session(self.engine) as session:
-            switches = self.switches(session)
-            return RiskStatus(
-                kill_switch=switches.kill_switch,
-                daily_loss_latched=switches.daily_loss_latched,
-                disabled_strategies=switches.disabled_strategies,
-                daily_anchor=switches.daily_anchor,
-                reservations=self._open_reservations(session),
-            )
-
-    def events(self) -> list[RiskEvent]:
-        with Session(self.engine) as session:
-            rows = session.scalars(
-                select(RiskStateEventRow)
-                .where(RiskStateEventRow.scope == self.scope)
-                .order_by(RiskStateEventRow.id)
-            )
-            return [
-                RiskEvent(r.kind, r.key, r.action, r.actor, r.reason, dict(r.detail), r.at)
-                for r in rows
-            ]
-
-    def _open_reservations(self, session: Session) -> tuple[Reservation, ...]:
-        rows = session.scalars(
-            select(RiskReservationRow).where(
-                RiskReservationRow.scope == self.scope, RiskReservationRow.open.is_(True)
+    def _load(self, unit: UnitOfWork, now: datetime) -> RiskMemory:
+        memory = RiskMemory(self._limits)
+        switches = memory.switches
+        states = unit.execute(select(_STATE).where(_STATE.c.scope == self.scope)).all()
+        for row in states:
+            if row.key == GLOBAL_KEY and row.kind == KILL_SWITCH:
+                switches.kill_switch = bool(row.active)
+            elif row.key == GLOBAL_KEY and row.kind == DAILY_LOSS:
+                switches.daily_loss_latched = bool(row.active)
+            elif row.key == GLOBAL_KEY and row.kind == DAILY_ANCHOR:
+                switches.daily_anchor = _anchor(row.active, row.value)
+            elif row.kind == STRATEGY_DISABLED and row.active:
+                switches.disabled_strategies[row.key] = row.reason or ""
+        reservations = unit.execute(
+            select(_RESERVATIONS).where(
+                _RESERVATIONS.c.scope == self.scope, _RESERVATIONS.c.open.is_(True)
             )
         )
-        return tuple(
-            Reservation(
+        for row in reservations:
+            reservation = Reservation(
                 client_order_id=row.client_order_id,
                 strategy=row.strategy,
                 symbol=row.symbol,
@@ -226,109 +194,157 @@ class RiskStateStore:
                 remaining=row.remaining,
                 price=row.price,
             )
-            for row in rows
-        )
+            memory.reserve(reservation, row.quantity)
+        self._load_allowed(unit, memory, now)
+        return memory
 
-    def _allowed_since(
-        self,
-        session: Session,
-        since: datetime,
-        *,
-        strategy: str | None = None,
-        symbol: str | None = None,
-    ) -> int:
-        query = select(func.count()).where(
-            RiskGateDecisionRow.scope == self.scope,
-            RiskGateDecisionRow.decision == "allowed",
-            RiskGateDecisionRow.decided_at > since,
+    def _load_allowed(self, unit: UnitOfWork, memory: RiskMemory, now: datetime) -> None:
+        allowed = (_DECISIONS.c.scope == self.scope, _DECISIONS.c.decision == "allowed")
+        ids = unit.execute(select(_DECISIONS.c.id, _DECISIONS.c.client_order_id).where(*allowed))
+        for row in ids:
+            memory.allowed.remember_id(row.client_order_id, row.id)
+        limits = self._limits
+        keep = max(
+            limits.order_rate_window_seconds,
+            limits.execution_window_seconds,
+            limits.duplicate_window_seconds,
         )
-        if strategy is not None:
-            query = query.where(RiskGateDecisionRow.strategy == strategy)
-        if symbol is not None:
-            query = query.where(RiskGateDecisionRow.symbol == symbol)
-        return int(session.scalar(query) or 0)
-
-    def _duplicate_of(self, session: Session, order: Order, since: datetime) -> str | None:
-        """An allowed decision for the same id ever, or for the same order content lately."""
-        same_content = [
-            RiskGateDecisionRow.decided_at > since,
-            RiskGateDecisionRow.strategy == order.strategy,
-            RiskGateDecisionRow.symbol == order.instrument.symbol,
-            RiskGateDecisionRow.side == order.side.value,
-            RiskGateDecisionRow.order_type == order.order_type.value,
-            RiskGateDecisionRow.quantity == decimal_text(order.quantity),
-        ]
-        price = own_price(order)
-        if price is not None:
-            same_content.append(RiskGateDecisionRow.price == decimal_text(price))
-        query = (
-            select(RiskGateDecisionRow.client_order_id)
-            .where(
-                RiskGateDecisionRow.scope == self.scope,
-                RiskGateDecisionRow.decision == "allowed",
-                or_(
-                    RiskGateDecisionRow.client_order_id == order.client_order_id,
-                    and_(*same_content),
-                ),
+        recent = unit.execute(
+            select(_DECISIONS)
+            .where(*allowed, _DECISIONS.c.decided_at > now - timedelta(seconds=keep))
+            .order_by(_DECISIONS.c.id)
+        )
+        for row in recent:
+            memory.allowed.add(
+                AllowedDecision(
+                    sequence=row.id,
+                    client_order_id=row.client_order_id,
+                    strategy=row.strategy,
+                    symbol=row.symbol,
+                    content=content_key(
+                        row.strategy, row.symbol, row.side, row.order_type, row.quantity, row.price
+                    ),
+                    decided_at=row.decided_at,
+                )
             )
-            .limit(1)
-        )
-        return session.scalar(query)
 
     # -- writing ---------------------------------------------------------------------------
 
     def record_decision(
-        self, session: Session, order: Order, decision: RiskDecision, price: Decimal | None
+        self,
+        unit: UnitOfWork,
+        order: Order,
+        decision: RiskDecision,
+        price: Decimal | None,
     ) -> None:
-        session.add(
-            RiskGateDecisionRow(
-                scope=self.scope,
-                mode=order.mode.value,
-                client_order_id=order.client_order_id,
-                strategy=order.strategy,
-                symbol=order.instrument.symbol,
-                side=order.side.value,
-                order_type=order.order_type.value,
-                quantity=decimal_text(order.quantity),
-                price=None if price is None else decimal_text(price),
-                decision=decision.verdict.value,
-                reason=None if decision.reason is None else decision.reason.value,
-                detail=dict(decision.detail),
-                decided_at=decision.decided_at,
-            )
+        memory = self._touch(unit, decision.decided_at, rows=1)
+        self._decisions.append(
+            {
+                "scope": self.scope,
+                "mode": order.mode.value,
+                "client_order_id": order.client_order_id,
+                "strategy": order.strategy,
+                "symbol": order.instrument.symbol,
+                "side": order.side.value,
+                "order_type": order.order_type.value,
+                "quantity": decimal_text(order.quantity),
+                "price": None if price is None else decimal_text(price),
+                "decision": decision.verdict.value,
+                "reason": None if decision.reason is None else decision.reason.value,
+                "detail": dict(decision.detail),
+                "decided_at": decision.decided_at,
+            }
         )
+        if decision.allowed:
+            allowed = memory.allowed
+            allowed.add(
+                AllowedDecision(
+                    sequence=allowed.next_sequence,
+                    client_order_id=order.client_order_id,
+                    strategy=order.strategy,
+                    symbol=order.instrument.symbol,
+                    content=order_content(order),
+                    decided_at=decision.decided_at,
+                )
+            )
 
-    def reserve(self, session: Session, order: Order, price: Decimal, now: datetime) -> None:
-        session.add(
-            RiskReservationRow(
-                client_order_id=order.client_order_id,
-                scope=self.scope,
+    def reserve(self, unit: UnitOfWork, order: Order, price: Decimal, now: datetime) -> None:
+        memory = self._touch(unit, now, rows=1)
+        cid = order.client_order_id
+        memory.reserve(
+            Reservation(
+                client_order_id=cid,
                 strategy=order.strategy,
                 symbol=order.instrument.symbol,
-                bucket=order.instrument.bucket.value,
-                side=order.side.value,
-                quantity=order.quantity,
+                bucket=order.instrument.bucket,
+                side=order.side,
                 remaining=order.quantity,
-                open=True,
                 price=price,
-                created_at=now,
-                updated_at=now,
-            )
+            ),
+            order.quantity,
         )
+        self._new_reservations[cid] = {
+            "client_order_id": cid,
+            "scope": self.scope,
+            "strategy": order.strategy,
+            "symbol": order.instrument.symbol,
+            "bucket": order.instrument.bucket.value,
+            "side": order.side.value,
+            "quantity": order.quantity,
+            "remaining": order.quantity,
+            "open": True,
+            "price": price,
+            "created_at": now,
+            "updated_at": now,
+        }
 
-    def change(self, session: Session, change: StateChange, now: datetime) -> None:
-        """Set one piece of state and write the audit event for it, in the caller's transaction."""
-        row = session.get(RiskStateRow, (self.scope, change.kind, change.key))
-        if row is None:
-            row = RiskStateRow(scope=self.scope, kind=change.kind, key=change.key)
-            session.add(row)
-        row.active = change.active
-        row.value = dict(change.value)
-        row.reason = change.reason
-        row.actor = change.actor
-        row.updated_at = now
-        session.add(
-            RiskStateEventRow(
+    def set_filled(
+        self, unit: UnitOfWork, client_order_id: str, filled: Decimal, now: datetime
+    ) -> None:
+        """Shrink the reservation to what is still unfilled; cumulative and idempotent."""
+        memory = self.memory(unit, now)
+        if client_order_id not in memory.held:
+            return
+        self._touch(unit, now)
+        remaining = memory.fill(client_order_id, filled)
+        assert remaining is not None
+        self._change_reservation(unit, client_order_id, remaining, now)
+
+    def release(self, unit: UnitOfWork, client_order_id: str, now: datetime) -> None:
+        """The order ended (filled, cancelled, rejected): it holds no exposure any more."""
+        memory = self.memory(unit, now)
+        if client_order_id not in memory.held:
+            return
+        self._touch(unit, now)
+        memory.release(client_order_id)
+        self._change_reservation(unit, client_order_id, Decimal(0), now)
+
+    def change(self, unit: UnitOfWork, change: StateChange, now: datetime) -> None:
+        """Set one piece of state and write the audit event for it, in the unit."""
+        switches = self._touch(unit, now).switches
+        if change.kind == KILL_SWITCH:
+            switches.kill_switch = change.active
+        elif change.kind == DAILY_LOSS:
+            switches.daily_loss_latched = change.active
+        elif change.kind == STRATEGY_DISABLED and change.active:
+            switches.disabled_strategies[change.key] = change.reason
+        elif change.kind == STRATEGY_DISABLED:
+            switches.disabled_strategies.pop(change.key, None)
+        values = {
+            "active": change.active,
+            "value": dict(change.value),
+            "reason": change.reason,
+            "actor": change.actor,
+            "updated_at": now,
+        }
+        insert = dialect_insert(unit.connection, _STATE)
+        unit.execute(
+            insert.values(
+                scope=self.scope, kind=change.kind, key=change.key, **values
+            ).on_conflict_do_update(index_elements=["scope", "kind", "key"], set_=values)
+        )
+        unit.execute(
+            _EVENTS.insert().values(
                 scope=self.scope,
                 kind=change.kind,
                 key=change.key,
@@ -340,43 +356,71 @@ class RiskStateStore:
             )
         )
 
-    def save_anchor(self, session: Session, anchor: DailyAnchor | None, now: datetime) -> None:
+    def save_anchor(self, unit: UnitOfWork, anchor: DailyAnchor | None, now: datetime) -> None:
         """The anchor is bookkeeping, not a decision by anyone: no audit event."""
-        row = session.get(RiskStateRow, (self.scope, DAILY_ANCHOR, GLOBAL_KEY))
-        if row is None:
-            row = RiskStateRow(scope=self.scope, kind=DAILY_ANCHOR, key=GLOBAL_KEY, reason=None)
-            session.add(row)
-        row.active = anchor is not None
-        row.value = (
-            {} if anchor is None else {"day": anchor.day.isoformat(), "equity": str(anchor.equity)}
-        )
-        row.actor = "risk_gate"
-        row.updated_at = now
+        self._touch(unit, now, rows=1).switches.daily_anchor = anchor
+        self._anchor = {
+            "active": anchor is not None,
+            "value": {}
+            if anchor is None
+            else {"day": anchor.day.isoformat(), "equity": str(anchor.equity)},
+            "actor": GATE_ACTOR,
+            "updated_at": now,
+        }
 
-    def set_filled(self, client_order_id: str, filled: Decimal, now: datetime) -> None:
-        """Shrink the reservation to what is still unfilled; cumulative and idempotent."""
-        with self.writing() as session:
-            row = session.get(RiskReservationRow, client_order_id)
-            if row is None or not row.open:
-                return
-            remaining = max(min(row.remaining, row.quantity - filled), Decimal(0))
-            row.remaining, row.open, row.updated_at = remaining, remaining > 0, now
+    # -- the unit of work's writer -----------------------------------------------------------
 
-    def release(self, client_order_id: str, now: datetime) -> None:
-        """The order ended (filled, cancelled, rejected): it holds no exposure any more."""
-        with self.writing() as session:
-            row = session.get(RiskReservationRow, client_order_id)
-            if row is None or not row.open:
-                return
-            row.remaining, row.open, row.updated_at = Decimal(0), False, now
+    def flush(self, unit: UnitOfWork) -> None:
+        connection = unit.connection
+        if self._decisions:
+            decisions, self._decisions = self._decisions, []
+            connection.execute(_DECISIONS.insert(), decisions)
+        if self._new_reservations:
+            rows, self._new_reservations = list(self._new_reservations.values()), {}
+            connection.execute(_RESERVATIONS.insert(), rows)
+        if self._changed_reservations:
+            rows, self._changed_reservations = list(self._changed_reservations.values()), {}
+            connection.execute(_RESERVATION_UPDATE, rows)
+        if self._anchor is not None:
+            values, self._anchor = self._anchor, None
+            insert = dialect_insert(connection, _STATE)
+            connection.execute(
+                insert.values(
+                    scope=self.scope, kind=DAILY_ANCHOR, key=GLOBAL_KEY, **values
+                ).on_conflict_do_update(index_elements=["scope", "kind", "key"], set_=values)
+            )
+
+    def discard(self) -> None:
+        self._decisions = []
+        self._new_reservations = {}
+        self._changed_reservations = {}
+        self._anchor = None
+        self._memory, self._version = None, -1
+
+    def _touch(self, unit: UnitOfWork, now: datetime, rows: int = 0) -> RiskMemory:
+        """This unit changes the risk rows: stamp the memory with the version it commits."""
+        memory = self.memory(unit, now)
+        self._version = unit.bump(RISK_CACHE)
+        unit.enlist(self, rows)
+        return memory
+
+    def _change_reservation(
+        self, unit: UnitOfWork, client_order_id: str, remaining: Decimal, now: datetime
+    ) -> None:
+        new = self._new_reservations.get(client_order_id)
+        if new is not None:  # not in the database yet: insert it as it is now
+            new.update(remaining=remaining, open=remaining > 0, updated_at=now)
+            return
+        self._changed_reservations[client_order_id] = {
+            "b_client_order_id": client_order_id,
+            "b_remaining": remaining,
+            "b_open": remaining > 0,
+            "b_updated_at": now,
+        }
+        unit.enlist(self, rows=1)
 
 
-def _active(states: dict[tuple[str, str], RiskStateRow], kind: str) -> bool:
-    row = states.get((kind, GLOBAL_KEY))
-    return row is not None and row.active
-
-
-def _anchor(row: RiskStateRow | None) -> DailyAnchor | None:
-    if row is None or not row.active or not row.value:
+def _anchor(active: bool, value: Mapping[str, Any] | None) -> DailyAnchor | None:
+    if not active or not value:
         return None
-    return DailyAnchor(date.fromisoformat(row.value["day"]), Decimal(row.value["equity"]))
+    return DailyAnchor(date.fromisoformat(value["day"]), Decimal(value["equity"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
 from quantgate.api.deps import Services
@@ -54,7 +54,7 @@ def _predict(
     symbols: list[str],
     asof: datetime | None,
     horizons: list[Horizon] | None,
-) -> LiquidPredictionBatch:
+) -> Response:
     wanted = tuple(dict.fromkeys(horizons)) if horizons else tuple(Horizon)
     predictions = []
     for symbol in dict.fromkeys(symbols):
@@ -62,9 +62,12 @@ def _predict(
         for h in prediction.forecasts:
             services.metrics.predictions.labels(symbol, h.value).inc()
         predictions.append(prediction_out(prediction))
-    return LiquidPredictionBatch(
+    batch = LiquidPredictionBatch(
         contract_hash=services.runtime.contract.contract_hash, predictions=predictions
     )
+    # Built from typed models already; serialising once here skips FastAPI's second
+    # validation pass of the return value (a third of the request's time).
+    return Response(batch.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.get(
@@ -92,7 +95,7 @@ def predict_liquid_get(
         AwareDatetime | None, Query(description="decision time; default newest")
     ] = None,
     horizon: Annotated[list[Horizon] | None, Query(description="default: all four")] = None,
-) -> LiquidPredictionBatch:
+) -> Response:
     return _predict(services, symbol, asof, horizon)
 
 
@@ -103,5 +106,5 @@ def predict_liquid_get(
     responses=error_responses(400, 404, 422),
     summary="Predict a batch of symbols",
 )
-def predict_liquid_post(services: Services, body: LiquidPredictionRequest) -> LiquidPredictionBatch:
+def predict_liquid_post(services: Services, body: LiquidPredictionRequest) -> Response:
     return _predict(services, body.symbols, body.asof, body.horizons)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from quantgate.core.enums import OrderType, Side
 from quantgate.core.types import Order
@@ -20,6 +21,8 @@ class CheckInput:
     context: RiskContext
     snapshot: RiskSnapshot
     limits: RiskLimits
+    # Figures several checks derive from the same inputs (the exposures), computed once.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def symbol(self) -> str:

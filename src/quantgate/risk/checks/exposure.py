@@ -40,22 +40,51 @@ class Exposure:
 
 
 def exposure(inputs: CheckInput, *, with_order: bool) -> Exposure:
-    books = _books(inputs, with_order=with_order)
+    memo = inputs.memo
+    if "exposure" not in memo:
+        memo["exposure"], memo["exposure_with_order"] = _exposures(inputs)
+    known = memo["exposure_with_order" if with_order else "exposure"]
+    assert isinstance(known, Exposure)
+    return known
+
+
+def _exposures(inputs: CheckInput) -> tuple[Exposure, Exposure]:
+    """Without and with the order: only the order's own symbol differs, so the second
+    re-prices that symbol alone and re-adds the buckets."""
+    books = _books(inputs)
+    symbol, order = inputs.symbol, inputs.order
     order_price = inputs.order_price()
-    by_symbol: dict[str, Decimal] = {}
-    by_bucket: dict[Bucket, Decimal] = {}
-    for symbol, book in books.items():
-        if symbol == inputs.symbol and order_price is not None:
+    before: dict[str, Decimal] = {}
+    for name, book in books.items():
+        if name == symbol and order_price is not None:
             price = order_price
         else:
-            price = _valuation_price(inputs, symbol, book)
-        notional = book.worst_quantity() * price
-        by_symbol[symbol] = notional
-        by_bucket[book.bucket] = by_bucket.get(book.bucket, Decimal(0)) + notional
-    return Exposure(by_symbol, by_bucket)
+            price = _valuation_price(inputs, name, book)
+        before[name] = book.worst_quantity() * price
+    own = books[symbol]
+    buys, sells = own.open_buys, own.open_sells
+    if order.side is Side.BUY:
+        buys += order.quantity
+    else:
+        sells += order.quantity
+    own_price = order_price if order_price is not None else _valuation_price(inputs, symbol, own)
+    worst = max(abs(own.position + buys), abs(own.position - sells))
+    after = {**before, symbol: worst * own_price}
+    return (
+        Exposure(before, _by_bucket(books, before)),
+        Exposure(after, _by_bucket(books, after)),
+    )
 
 
-def _books(inputs: CheckInput, *, with_order: bool) -> dict[str, _Book]:
+def _by_bucket(books: dict[str, _Book], by_symbol: dict[str, Decimal]) -> dict[Bucket, Decimal]:
+    by_bucket: dict[Bucket, Decimal] = {}
+    for name, book in books.items():
+        by_bucket[book.bucket] = by_bucket.get(book.bucket, Decimal(0)) + by_symbol[name]
+    return by_bucket
+
+
+def _books(inputs: CheckInput) -> dict[str, _Book]:
+    """Positions and open orders per symbol, without the order being checked."""
     books: dict[str, _Book] = {}
     for holding in inputs.context.holdings.values():
         book = books.setdefault(holding.symbol, _Book(holding.bucket))
@@ -68,13 +97,7 @@ def _books(inputs: CheckInput, *, with_order: bool) -> dict[str, _Book]:
         else:
             book.open_sells += reservation.remaining
         book.prices.append(reservation.price)
-    order = inputs.order
-    book = books.setdefault(inputs.symbol, _Book(order.instrument.bucket))
-    if with_order:
-        if order.side is Side.BUY:
-            book.open_buys += order.quantity
-        else:
-            book.open_sells += order.quantity
+    books.setdefault(inputs.symbol, _Book(inputs.order.instrument.bucket))
     return books
 
 

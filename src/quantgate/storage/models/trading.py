@@ -7,6 +7,7 @@ latches or order-rate history.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -42,17 +43,34 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if not isinstance(value, Decimal) or not value.is_finite():
-            raise ProgrammerError(f"refusing to store {value!r}: expected a finite Decimal")
-        rounded = value.quantize(_SCALE, rounding=ROUND_HALF_EVEN)
-        if dialect.name == "sqlite":
-            return format(rounded.normalize(), "f")
-        return rounded
+        rounded = _rounded(value)
+        return _text(rounded) if dialect.name == "sqlite" else rounded
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Decimal | None], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # One call per value instead of the decorator's chain of two: the trading tables
+        # bind a few hundred thousand of these in a long backtest.
+        def process(value: Decimal | None) -> str | None:
+            return None if value is None else _text(_rounded(value))
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
         return Decimal(str(value)) if not isinstance(value, Decimal) else value
+
+
+def _rounded(value: Decimal) -> Decimal:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ProgrammerError(f"refusing to store {value!r}: expected a finite Decimal")
+    return value.quantize(_SCALE, rounding=ROUND_HALF_EVEN)
+
+
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
 class OrderRow(Base):
