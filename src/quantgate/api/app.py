@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI
 from quantgate.api.deps import require_viewer
 from quantgate.api.errors import install_error_handlers
 from quantgate.api.middleware import RequestMetricsMiddleware
-from quantgate.api.routes import health, monitor, predict, registry
+from quantgate.api.routes import health, monitor, portfolio, predict, registry
 from quantgate.api.services import ApiServices
 
 API_VERSION = "2.0.0"
@@ -45,5 +45,6 @@ def create_app(services: ApiServices, *, background_refresh: bool = True) -> Fas
     app.include_router(predict.router, dependencies=reads)
     app.include_router(monitor.router, dependencies=reads)
     app.include_router(registry.router, dependencies=reads)
+    app.include_router(portfolio.router, dependencies=reads)
     app.add_middleware(RequestMetricsMiddleware, metrics=services.metrics)
     return app

@@ -38,6 +38,7 @@ class DemoRun:
         self.seed = seed
         self.end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         self.verdicts: list[tuple[str, bool, str]] = []
+        self.training_run: str | None = None
 
     def phase(self, name: str, action: Callable[[], tuple[bool, str]]) -> None:
         console.rule(f"[bold]{name}")
@@ -187,7 +188,95 @@ class DemoRun:
         for line in summary_line(payload):
             console.print(f"  {line}")
         artifact = payload.get("artifact", {}).get("path", "")
+        self.training_run = str(payload["run_id"])
         return bool(payload["passed"]), f"OOS report above; ONNX artifact {artifact}"
+
+    def registry_promote(self) -> tuple[bool, str]:
+        from quantgate.cli.registry import default_actor, open_registry, print_transition
+        from quantgate.registry.runs import register_from_run
+
+        if self.training_run is None:
+            return False, "no training run to register"
+        registry = open_registry(self.cli)
+        actor = default_actor()
+        results, _ = register_from_run(
+            registry, self.cli.engine, self.training_run, actor=actor, reason="demo"
+        )
+        errors = [r for r in results if "error" in r]
+        forced = 0
+        for item in results:
+            if "error" in item:
+                continue
+            # The rules are checked and printed first; only a refusal is then forced, with
+            # the reason on record: a synthetic market cannot meet live-money rules.
+            transition = registry.promote(item["symbol"], item["horizon"], actor=actor)
+            print_transition(transition)
+            if transition.refused:
+                transition = registry.promote(
+                    item["symbol"],
+                    item["horizon"],
+                    actor=actor,
+                    force=True,
+                    reason="demo on the synthetic market: live-money rules cannot be met there",
+                )
+                print_transition(transition)
+                forced += 1
+        return not errors, (
+            f"{len(results) - len(errors)} candidates registered from {self.training_run}, "
+            f"{forced} promoted with --force (rules refused), {len(errors)} failed"
+        )
+
+    def serve_sample(self) -> tuple[bool, str]:
+        import json
+        import socket
+        import threading
+        import time
+
+        import httpx
+        import uvicorn
+
+        from quantgate.api import create_app
+        from quantgate.api.services import ApiServices
+        from quantgate.cli.features import features_config
+        from quantgate.cli.registry import open_registry
+        from quantgate.features.contract import feature_contract
+        from quantgate.inference import ServingConfig, ServingRuntime
+        from quantgate.monitor.metrics import ServiceMetrics
+
+        settings = self.cli.settings
+        contract = feature_contract(features_config(self.cli))
+        registry = open_registry(self.cli)
+        runtime = ServingRuntime.open(
+            registry, self.cli.lake, settings.resolved_home, ServingConfig(), contract
+        )
+        app = create_app(ApiServices(settings, registry, runtime, ServiceMetrics()))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started:
+                if time.monotonic() > deadline or not thread.is_alive():
+                    return False, "the API server did not start"
+                time.sleep(0.05)
+            symbol = runtime.features.symbols[0]
+            url = f"http://127.0.0.1:{port}/api/v2/predict/liquid?symbol={symbol}"
+            response = httpx.get(url, timeout=10)
+            console.print(f"  GET {url}")
+            console.print_json(json.dumps(response.json()["predictions"][0]))
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+        answer = response.json()["predictions"][0]
+        return response.status_code == 200 and len(answer["expected_return"]) == 4, (
+            f"served {len(runtime.active.loaded_keys())} models over HTTP; {symbol} 1d expected "
+            f"return {answer['expected_return_legacy']:+.5f} (legacy field = 1d)"
+        )
 
     def backtest(self, strategy: str) -> Callable[[], tuple[bool, str]]:
         def action() -> tuple[bool, str]:
@@ -263,6 +352,8 @@ def demo(
         run.phase("features: validate-asof", run.features_validate_asof)
         run.phase("features: lookahead", run.features_lookahead)
         run.phase("ml: walk-forward train, evaluate, export", run.ml_train_eval)
+        run.phase("registry: register candidates, promote (rule report)", run.registry_promote)
+        run.phase("serve: start the API, one prediction over HTTP", run.serve_sample)
         run.phase("backtest: momentum + profitability gate", run.backtest("momentum"))
         run.phase("backtest: mean_reversion + profitability gate", run.backtest("mean_reversion"))
         detail["verdicts"] = [{"phase": n, "passed": p, "detail": d} for n, p, d in run.verdicts]

@@ -49,7 +49,7 @@ def open_registry(cli: CliContext, rules: Path | None = None) -> Registry:
     )
 
 
-def _print_transition(transition: Transition) -> None:
+def print_transition(transition: Transition) -> None:
     key = f"{transition.symbol} {transition.horizon}"
     if transition.report is not None:
         for check in transition.report.checks:
@@ -232,7 +232,7 @@ def promote_command(
     for s, h in keys:
         transition = registry.promote(s, h, actor=who, reason=reason, force=force)
         if not as_json:
-            _print_transition(transition)
+            print_transition(transition)
         results.append(transition.to_dict())
     failed = any(item["refused"] for item in results)
     payload = {
@@ -262,7 +262,7 @@ def activate_command(
         version_id, actor=actor or default_actor(), reason=reason, force=force
     )
     if not as_json:
-        _print_transition(transition)
+        print_transition(transition)
     _finish(transition.to_dict(), as_json, transition.refused)
 
 
@@ -285,7 +285,7 @@ def rollback_command(
     """Active → the previously active version."""
     transition = rollback(get_context(ctx), symbol, horizon, reason, actor)
     if not as_json:
-        _print_transition(transition)
+        print_transition(transition)
     _finish(transition.to_dict(), as_json, False)
 
 
@@ -347,7 +347,7 @@ def set_shadow_command(
     registry = open_registry(get_context(ctx))
     transition = registry.set_shadow(version_id, actor=actor or default_actor(), reason=reason)
     if not as_json:
-        _print_transition(transition)
+        print_transition(transition)
     _finish(transition.to_dict(), as_json, False)
 
 

@@ -1,0 +1,177 @@
+"""`POST /api/v2/portfolio/rebalance`: target weights from signals with `allocator_v2` or
+`legacy`, and every constraint that bound. Computes only — nothing is ordered or stored.
+
+Without a risk model in the body, allocator_v2 uses one estimated from the last
+`risk_lookback_days` of daily log returns in the lake (bars_1h closes).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import polars as pl
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from quantgate.api.deps import Services
+from quantgate.api.errors import error_responses
+from quantgate.api.schemas import Symbol
+from quantgate.core.enums import Horizon
+from quantgate.core.signals import Signal
+from quantgate.data.schema import BARS_1H
+from quantgate.features.config import FeaturesConfig
+from quantgate.portfolio import AllocatorV2Config, PortfolioConfig, RiskModel, allocate
+from quantgate.portfolio.result import AllocationResult
+from quantgate.storage.lake import Lake
+
+router = APIRouter(prefix="/api/v2/portfolio", tags=["portfolio"])
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
+
+
+class SignalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: Symbol
+    target_exposure: Annotated[float, Field(ge=-1.0, le=1.0, strict=True)]
+    strength: Unit = 1.0
+    horizon: Horizon = Horizon.D1
+    expected_return: Annotated[float, Field(ge=-10.0, le=10.0, strict=True)] | None = None
+    confidence: Unit | None = None
+    vol_forecast: Annotated[float, Field(gt=0.0, le=10.0, strict=True)] | None = None
+    strategy: Annotated[str, Field(min_length=1, max_length=64)] = "api"
+    group: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class SymbolVol(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: Symbol
+    vol: Annotated[float, Field(gt=0.0, le=10.0, strict=True)]
+
+
+class PairCorrelation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    a: Symbol
+    b: Symbol
+    rho: Annotated[float, Field(ge=-1.0, le=1.0, strict=True)]
+
+
+class RiskModelIn(BaseModel):
+    """Vols per symbol and pairwise correlations; a pair not listed has correlation 0, and a
+    later entry for the same symbol or pair replaces an earlier one. A signal whose symbol
+    has no vol makes allocator_v2 fall back to legacy (reported in `fallback_reason`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vols: list[SymbolVol] = Field(min_length=1, max_length=500)
+    correlations: list[PairCorrelation] = Field(default_factory=list, max_length=10_000)
+    horizon: Horizon = Horizon.D1
+
+    def to_risk_model(self) -> RiskModel:
+        vols = {item.symbol: item.vol for item in self.vols}
+        symbols = list(vols)
+        index = {symbol: i for i, symbol in enumerate(symbols)}
+        correlation = np.eye(len(symbols))
+        for pair in self.correlations:
+            if pair.a in index and pair.b in index and pair.a != pair.b:
+                correlation[index[pair.a], index[pair.b]] = pair.rho
+                correlation[index[pair.b], index[pair.a]] = pair.rho
+        return RiskModel.from_vols(vols, correlation, self.horizon)
+
+
+class RebalanceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allocator: Literal["allocator_v2", "legacy"] = "allocator_v2"
+    signals: list[SignalIn] = Field(min_length=1, max_length=500)
+    risk_model: RiskModelIn | None = None
+    risk_lookback_days: Annotated[int, Field(ge=10, le=3650)] = 90
+
+
+class RebalanceOut(BaseModel):
+    allocator_used: str
+    requested: str
+    target_weights: dict[str, float]
+    bound_constraints: list[dict[str, Any]]
+    fallback_reason: str | None
+    diagnostics: dict[str, Any]
+    risk_model_source: str
+
+
+def lake_risk_model(lake: Lake, symbols: list[str], days: int) -> RiskModel | None:
+    """Daily log-return vols and correlations from the lake's newest `days` of hourly closes."""
+    lazy = lake.scan(BARS_1H.name, symbols)
+    newest = None if lazy is None else lazy.select(pl.col("ts").max()).collect().item()
+    if not isinstance(newest, datetime):
+        return None
+    end = newest + timedelta(hours=1)
+    bars = lake.read(BARS_1H.name, symbols, end - timedelta(days=days + 2), end)
+    if bars.is_empty():
+        return None
+    daily = (
+        bars.sort("ts")
+        .group_by_dynamic("ts", every="1d", group_by="symbol")
+        .agg(pl.col("close").last())
+        .pivot(on="symbol", index="ts", values="close")
+        .sort("ts")
+    )
+    if any(symbol not in daily.columns for symbol in symbols) or daily.height < 4:
+        return None
+    closes = daily.select(symbols).drop_nulls().to_numpy().astype(np.float64)
+    if len(closes) < 4:
+        return None
+    returns = np.diff(np.log(closes), axis=0)
+    return RiskModel.from_returns({s: returns[:, i] for i, s in enumerate(symbols)}, Horizon.D1)
+
+
+@router.post(
+    "/rebalance",
+    response_model=RebalanceOut,
+    responses=error_responses(400, 422),
+    summary="Target weights from signals, with every binding constraint",
+)
+def rebalance(services: Services, body: RebalanceRequest) -> RebalanceOut:
+    now = datetime.now(UTC)
+    signals = [
+        Signal(
+            symbol=s.symbol,
+            asof=now,
+            strategy=s.strategy,
+            target_exposure=s.target_exposure,
+            strength=s.strength,
+            horizon=s.horizon,
+            reason="api rebalance request",
+            expected_return=s.expected_return,
+            confidence=s.confidence,
+            vol_forecast=s.vol_forecast,
+            group=s.group,
+        )
+        for s in body.signals
+    ]
+    symbols = sorted({s.symbol for s in body.signals})
+    risk_model: RiskModel | None = None
+    source = "none"
+    if body.risk_model is not None:
+        risk_model = body.risk_model.to_risk_model()
+        source = "request"
+    elif body.allocator == "allocator_v2":
+        risk_model = lake_risk_model(
+            services.runtime.features.lake, symbols, body.risk_lookback_days
+        )
+        source = (
+            f"lake: daily returns over {body.risk_lookback_days} days" if risk_model else "none"
+        )
+    v2 = AllocatorV2Config()  # the engine's defaults: same caps and budget as a backtest
+    features = FeaturesConfig()
+    result: AllocationResult = allocate(
+        signals,
+        PortfolioConfig(allocator=body.allocator, v2=v2),
+        risk_model=risk_model,
+        buckets={s: features.bucket_of(s) for s in symbols},
+    )
+    payload = result.to_json()
+    return RebalanceOut(**payload, risk_model_source=source)
