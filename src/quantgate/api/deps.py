@@ -25,48 +25,41 @@ def get_services(request: Request) -> ApiServices:
 Services = Annotated[ApiServices, Depends(get_services)]
 
 
-def _matches(given: str, expected: str | None) -> bool:
-    return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
+def _role(
+    services: ApiServices, credentials: HTTPAuthorizationCredentials | None, need: str
+) -> str:
+    """`operator` or `viewer` for a valid bearer token; 401 without one or with a wrong one."""
+    if credentials is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"a{'n' if need == 'operator' else ''} {need} bearer token is required",
+            fix=f"send 'Authorization: Bearer <{need} token>'",
+            headers=_CHALLENGE,
+        )
+    settings = services.settings
+    tokens = {"operator": settings.operator_token.get_secret_value()}
+    if settings.viewer_token is not None:
+        tokens["viewer"] = settings.viewer_token.get_secret_value()
+    given = credentials.credentials.encode()
+    for role, token in tokens.items():
+        if hmac.compare_digest(given, token.encode()):
+            return role
+    raise ApiError(401, "unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
 
 
 def require_operator(services: Services, credentials: Credentials) -> str:
     """The operator's bearer token: needed by every endpoint that changes state."""
-    if credentials is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "an operator bearer token is required",
-            fix="send 'Authorization: Bearer <operator token>'",
-            headers=_CHALLENGE,
-        )
-    settings = services.settings
-    if _matches(credentials.credentials, settings.operator_token.get_secret_value()):
-        return "operator"
-    viewer = settings.viewer_token.get_secret_value() if settings.viewer_token else None
-    if _matches(credentials.credentials, viewer):
-        raise ApiError(
-            403, "forbidden", "the viewer token cannot change state", fix="use the operator token"
-        )
-    raise ApiError(401, "unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
+    role = _role(services, credentials, "operator")
+    if role != "operator":
+        raise ApiError(403, "forbidden", "the viewer token cannot change state",
+                       fix="use the operator token")  # fmt: skip
+    return role
 
 
 def require_viewer(services: Services, credentials: Credentials) -> str:
     """Read endpoints, when configured to need a token: the viewer's or the operator's."""
-    if credentials is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "a viewer bearer token is required",
-            fix="send 'Authorization: Bearer <viewer token>'",
-            headers=_CHALLENGE,
-        )
-    settings = services.settings
-    viewer = settings.viewer_token.get_secret_value() if settings.viewer_token else None
-    if _matches(credentials.credentials, viewer):
-        return "viewer"
-    if _matches(credentials.credentials, settings.operator_token.get_secret_value()):
-        return "operator"
-    raise ApiError(401, "unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
+    return _role(services, credentials, "viewer")
 
 
 Operator = Annotated[str, Depends(require_operator)]

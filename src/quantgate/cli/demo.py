@@ -39,6 +39,7 @@ class DemoRun:
         self.end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         self.verdicts: list[tuple[str, bool, str]] = []
         self.training_run: str | None = None
+        self.oos_predictions: str | None = None
 
     def phase(self, name: str, action: Callable[[], tuple[bool, str]]) -> None:
         console.rule(f"[bold]{name}")
@@ -189,6 +190,7 @@ class DemoRun:
             console.print(f"  {line}")
         artifact = payload.get("artifact", {}).get("path", "")
         self.training_run = str(payload["run_id"])
+        self.oos_predictions = payload.get("artifact", {}).get("oos_predictions")
         return bool(payload["passed"]), f"OOS report above; ONNX artifact {artifact}"
 
     def registry_promote(self) -> tuple[bool, str]:
@@ -219,7 +221,7 @@ class DemoRun:
                     force=True,
                     reason="demo on the synthetic market: live-money rules cannot be met there",
                 )
-                print_transition(transition)
+                print_transition(transition, with_checks=False)
                 forced += 1
         return not errors, (
             f"{len(results) - len(errors)} candidates registered from {self.training_run}, "
@@ -280,6 +282,10 @@ class DemoRun:
 
     def backtest(self, strategy: str) -> Callable[[], tuple[bool, str]]:
         def action() -> tuple[bool, str]:
+            from pathlib import Path
+
+            import polars as pl
+
             from quantgate.cli.backtest import backtest_config
             from quantgate.engine.backtest import run_backtest
             from quantgate.gates.profitability import (
@@ -287,11 +293,22 @@ class DemoRun:
                 evaluate_profitability,
             )
 
+            start = self.start
+            predictions = None
+            if strategy == "ml_signal":
+                if self.oos_predictions is None:
+                    return False, "no out-of-sample predictions from the training phase"
+                # Only where every prediction is out of sample: the walk-forward test span.
+                predictions = Path(self.oos_predictions)
+                first = pl.read_parquet(predictions, columns=["asof"])["asof"].min()
+                if not isinstance(first, datetime):
+                    return False, f"{predictions} holds no predictions"
+                start = first
             config = backtest_config(
                 self.cli,
                 strategy=strategy,
                 symbols=None,
-                start=self.start.isoformat(),
+                start=start.isoformat(),
                 end=self.end.isoformat(),
                 params=None,
                 param=[],
@@ -299,7 +316,7 @@ class DemoRun:
                 allocator=None,
                 source=None,
                 config_file=None,
-                predictions=None,
+                predictions=predictions,
             )
             with progress_bar() as bar:
                 task = bar.add_task(f"backtest {strategy}", total=None)
@@ -356,6 +373,10 @@ def demo(
         run.phase("serve: start the API, one prediction over HTTP", run.serve_sample)
         run.phase("backtest: momentum + profitability gate", run.backtest("momentum"))
         run.phase("backtest: mean_reversion + profitability gate", run.backtest("mean_reversion"))
+        run.phase(
+            "backtest: ml_signal on walk-forward OOS predictions + profitability gate",
+            run.backtest("ml_signal"),
+        )
         detail["verdicts"] = [{"phase": n, "passed": p, "detail": d} for n, p, d in run.verdicts]
     console.print(run.summary_table())
     if not all(passed for _, passed, _ in run.verdicts):

@@ -49,9 +49,9 @@ def open_registry(cli: CliContext, rules: Path | None = None) -> Registry:
     )
 
 
-def print_transition(transition: Transition) -> None:
+def print_transition(transition: Transition, *, with_checks: bool = True) -> None:
     key = f"{transition.symbol} {transition.horizon}"
-    if transition.report is not None:
+    if transition.report is not None and with_checks:
         for check in transition.report.checks:
             colour = {"pass": "green", "fail": "red", "missing": "yellow"}[check.verdict]
             value = "n/a" if check.value is None else f"{check.value:.4g}"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 from sqlalchemy import Engine
 
 from quantgate.core.enums import Horizon
@@ -35,7 +36,7 @@ from quantgate.ml.training.evaluate import (
 )
 from quantgate.ml.training.parallel import Executor
 from quantgate.ml.training.runs import fold_windows, git_sha, record_run
-from quantgate.storage.lake import Lake
+from quantgate.storage.lake import Lake, atomic_write_parquet
 
 Progress = Callable[[int, int], None]
 
@@ -265,8 +266,10 @@ def run_train(
     )
     probe = X[np.linspace(0, len(X) - 1, num=min(64, len(X)), dtype=np.int64)]
     metadata = export_model(estimator, directory, provenance, probe_rows=probe)
+    oos_path = write_oos_predictions(evaluation, directory / OOS_PREDICTIONS_FILE)
     payload["artifact"] = {
         "path": str(directory),
+        "oos_predictions": str(oos_path),
         "files": sorted(p.name for p in directory.iterdir()),
         "calibrated_horizons": calibrated,
         "parity": json.loads(metadata.model_dump_json()).get("parity"),
@@ -291,6 +294,29 @@ def run_train(
         sha=payload["git_sha"],
     )
     return payload
+
+
+OOS_PREDICTIONS_FILE = "oos_predictions.parquet"
+
+
+def write_oos_predictions(evaluation: Evaluation, path: Path) -> Path:
+    """The walk-forward out-of-sample predictions in the long format backtests read
+    (`backtest --strategy ml_signal --predictions`): each row was predicted by a model
+    that never saw it. Confidence is the raw max(p, 1 - p), not the calibration fitted
+    on these same rows."""
+    frame = evaluation.predictions.select(
+        "symbol",
+        "asof",
+        "horizon",
+        pl.col("pred").cast(pl.Float64).alias("expected_return"),
+        pl.max_horizontal(pl.col("p_up"), 1.0 - pl.col("p_up"))
+        .cast(pl.Float64)
+        .alias("signal_confidence"),
+        pl.col("vol").cast(pl.Float64).alias("vol_forecast"),
+        "fold",
+    ).sort("asof", "symbol", "horizon")
+    atomic_write_parquet(frame, path)
+    return path
 
 
 def estimator_contract(metadata: Any, dataset: Dataset) -> str:
