@@ -11,11 +11,14 @@ equity; nautilus_trader sizes each symbol at a fixed 1/8 (re-balancing across sy
 is awkward there), so it sends fewer orders — the order counts are printed.
 
 Ours is timed three ways: end to end (every order through the outbox, the risk gate and
-the simulated broker, each a few database transactions in the run's SQLite file); the
-same minus the time inside the gateway and risk gate (the engine's own cost); and the
-loop alone on the same bars with thresholds no bar reaches (no orders at all).
-Prints figures and ratios; asserts nothing on time. `--profile` adds a cProfile of the
-order-free loop. A competitor that is not installed is skipped.
+the simulated broker, its rows written in the run's SQLite file: one unit of work per
+engine event, committed when the run ends, as a backtest commits at its checkpoints;
+the final commit is inside the timing); the same minus the time inside the gateway and
+risk gate (the engine's own cost); and the loop alone on the same bars with thresholds
+no bar reaches (no orders at all). Prints figures and ratios; asserts nothing on time.
+`--profile` adds a cProfile of the order-free loop, `--profile-orders` one of the end to
+end run (each in a run of its own); `--years N` keeps the last N years only;
+`--only-ours` skips the competitors. A competitor that is not installed is skipped.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ CAPITAL = 100_000.0
 CAPITAL_FRACTION = 0.98
 MIN_TRADE = 0.05
 FEE = 0.0005
+PROFILE_LINES = 25
 
 
 def synthetic_bars() -> pl.DataFrame:
@@ -83,7 +87,11 @@ def our_config(frame: pl.DataFrame, entry: float, exit_: float) -> BacktestConfi
 
 
 def run_ours(
-    frame: pl.DataFrame, *, entry: float, exit_: float, profile: bool = False
+    frame: pl.DataFrame,
+    *,
+    entry: float,
+    exit_: float,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     feed = FrameBarFeed(frame)
     with tempfile.TemporaryDirectory() as home:
@@ -91,7 +99,7 @@ def run_ours(
             our_config(frame, entry, exit_), runs_root(Path(home)), feed=feed
         )
         loop = backtest.build(resume=False)
-        profiler = cProfile.Profile() if profile else None
+        profiler = cProfile.Profile() if profile is not None else None
         began = time.perf_counter()
         if profiler is not None:
             profiler.enable()
@@ -104,8 +112,8 @@ def run_ours(
         assert backtest.database is not None
         backtest.database.dispose()
     if profiler is not None:
-        print("\n-- cProfile of the order-free loop (top 15 by own time) --")
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        print(f"\n-- cProfile of {profile} (top {PROFILE_LINES} by own time) --")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(PROFILE_LINES)
     return {
         "seconds": elapsed,
         "bars": stats.bars,
@@ -364,6 +372,12 @@ def rate(result: dict[str, Any], seconds: float | None = None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", action="store_true", help="cProfile the order-free loop")
+    parser.add_argument(
+        "--profile-orders", action="store_true", help="cProfile the end-to-end run (with orders)"
+    )
+    parser.add_argument(
+        "--only-ours", action="store_true", help="skip backtrader and nautilus_trader"
+    )
     parser.add_argument("--years", type=float, default=None, help="only the last N years")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -380,8 +394,11 @@ def main() -> None:
     )
     print(f"rule: lookback {LOOKBACK} bars, entry ±{ENTRY:.0%}, exit ±{EXIT:.0%}\n")
 
-    if args.profile:  # a separate run: the profiler's overhead must not reach the figures
-        run_ours(frame, entry=1e9, exit_=0.0, profile=True)
+    # Separate runs: the profiler's overhead must not reach the figures.
+    if args.profile:
+        run_ours(frame, entry=1e9, exit_=0.0, profile="the order-free loop")
+    if args.profile_orders:
+        run_ours(frame, entry=ENTRY, exit_=EXIT, profile="the end-to-end run")
     idle = run_ours(frame, entry=1e9, exit_=0.0)
     ours = run_ours(frame, entry=ENTRY, exit_=EXIT)
     engine_only = ours["seconds"] - ours["order_path_seconds"]
@@ -392,6 +409,8 @@ def main() -> None:
     ]
     competitors = {}
     for name, runner in (("backtrader", run_backtrader), ("nautilus_trader", run_nautilus)):
+        if args.only_ours:
+            break
         result = runner(frame)
         if result is None:
             print(f"{name}: skipped (not installed)")

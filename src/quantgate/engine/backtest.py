@@ -236,6 +236,7 @@ def run_database(path: Path) -> Engine:
     def _fast(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     return engine

@@ -204,6 +204,8 @@ class TradingLoop:
 
         self.last_bars: dict[str, Bar] = {}
         self.closes: dict[str, float] = {}
+        # The closes as Decimal, converted once per event when an order needs them.
+        self._exact_closes: dict[str, Decimal] = {}
         self.curve = EquityCurve()
         self.stats = LoopStats()
         self.cursor: datetime | None = None
@@ -279,6 +281,7 @@ class TradingLoop:
             if window is None:
                 window = history.series(symbol)
             window.append(close)
+        self._exact_closes.clear()
         if self.open_orders or self.config.reconcile_when_idle:
             self._reconcile(at)
         state = self.state
@@ -349,8 +352,14 @@ class TradingLoop:
 
     # -- risk ------------------------------------------------------------------------------
 
+    def _exact_close(self, symbol: str) -> Decimal:
+        exact = self._exact_closes.get(symbol)
+        if exact is None:
+            exact = self._exact_closes[symbol] = price_decimal(self.closes[symbol])
+        return exact
+
     def _marks(self, symbols: Iterable[str]) -> dict[str, Decimal]:
-        return {s: price_decimal(self.last_bars[s].close) for s in symbols}
+        return {s: self._exact_close(s) for s in symbols}
 
     def exact_equity(self) -> Decimal:
         return self.state.equity(self._marks(self.state.held()))
@@ -387,11 +396,11 @@ class TradingLoop:
     def _risk_view(self) -> tuple[dict[str, Quote], dict[str, Holding]]:
         """Quotes (last closes, no spread) and holdings; nothing changes them within an event."""
         quotes = {
-            symbol: Quote.at_price(price_decimal(bar.close), bar.available_at)
+            symbol: Quote.at_price(self._exact_close(symbol), bar.available_at)
             for symbol, bar in self.last_bars.items()
         }
         holdings = {
-            held: Holding(held, self.buckets[held], quantity, price_decimal(self.closes[held]))
+            held: Holding(held, self.buckets[held], quantity, self._exact_close(held))
             for held, quantity in self.state.held().items()
         }
         return quotes, holdings
@@ -405,7 +414,7 @@ class TradingLoop:
         """The order's own symbol is quoted with the modelled spread (bars carry none)."""
         quotes, holdings = view
         bar = self.last_bars[symbol]
-        own = Quote.at_price(price_decimal(bar.close), bar.available_at, self._spread_bps(symbol))
+        own = Quote.at_price(self._exact_close(symbol), bar.available_at, self._spread_bps(symbol))
         return RiskContext(quotes={**quotes, symbol: own}, holdings=holdings, equity=equity)
 
     def _spread_bps(self, symbol: str) -> Decimal:
@@ -439,7 +448,7 @@ class TradingLoop:
             instrument = self.instruments.get(symbol)
             if bar is None or instrument is None:
                 continue
-            price = price_decimal(bar.close)
+            price = self._exact_close(symbol)
             weight = Decimal(repr(result.target_weights.get(symbol, 0.0)))
             target = _toward_zero(equity * weight * fraction / price, instrument.lot_size)
             current = self.state.quantity(symbol)
@@ -482,7 +491,7 @@ class TradingLoop:
         bar = self.last_bars[symbol]
         return MarketContext(
             venue=self.broker.venue,
-            mid=price_decimal(bar.close),
+            mid=self._exact_close(symbol),
             bar_volume=price_decimal(bar.volume),
             volatility=self.volatility(symbol),
         )

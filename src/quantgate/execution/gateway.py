@@ -227,14 +227,18 @@ class OrderGateway(Generic[ContextT]):
             try:
                 verdict = self.risk.check(child.order, submission.risk_context)
             except Exception as error:
-                # Fail closed: without a decision the order must not go out.
-                self.breaker.release_unused(permit)
-                self.outbox.mark(
-                    unit, cid, OrderStatus.REJECTED, now=now, reason="risk gate failed"
-                )
-                for later_permit in permits[index + 1 :]:
-                    if later_permit is not None:
-                        self.breaker.release_unused(later_permit)
+                # Fail closed: without a decision the order must not go out, nor may the
+                # batch's later orders, stored already but not decided.
+                for later, later_permit in enumerate(permits[index:], start=index):
+                    if later_permit is None:
+                        continue
+                    self.breaker.release_unused(later_permit)
+                    reason = "risk gate failed" + ("" if later == index else f" (on {cid})")
+                    later_cid = batch[later].child.client_order_id
+                    if later_cid in stored or later == index:
+                        self.outbox.mark(
+                            unit, later_cid, OrderStatus.REJECTED, now=now, reason=reason
+                        )
                 return error
             if verdict.allowed:
                 allowed.append((index, child))
@@ -529,5 +533,7 @@ class OrderGateway(Generic[ContextT]):
 
 def _storable(child: ChildOrder) -> bool:
     order = child.order
-    values = (order.quantity, order.limit_price, order.stop_price, child.decision_price)
-    return all(value is None or value.is_finite() for value in values)
+    for value in (order.quantity, order.limit_price, order.stop_price, child.decision_price):
+        if value is not None and not value.is_finite():
+            return False
+    return True

@@ -7,17 +7,18 @@ report can never undo a later one. Fills are unique per (venue, trade id) in the
 database itself, so a replayed fill from any thread or process is stored once.
 
 Everything happens inside a unit of work of the scope's ledger. New orders and new
-fills are inserted at once, a batch per statement (INSERT ... ON CONFLICT DO NOTHING
-RETURNING says which ids were new); order updates and trace rows are queued and
-flushed with the unit. The open orders are mirrored in memory, stamped with the
-ledger's version of the order rows, so marking an order or booking a fill reads
-nothing unless another writer changed them.
+fills are inserted at once, one statement per batch: an order must be in the database
+before it is decided on or sent, and a fill must be known new before it is booked.
+Order updates and trace rows are queued and flushed with the unit. The scope's order
+ids and open orders are mirrored in memory, stamped with the ledger's version of the
+order rows, so a new id, a mark or a fill costs no read unless another writer changed
+the rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -59,6 +60,9 @@ _STORED = Decimal(1).scaleb(-18)
 _ORDERS = table_of(OrderRow)
 _FILLS = table_of(FillRow)
 _TRACE = table_of(ExecutionTraceRow)
+# Built once: building a statement costs about as much as executing a small batch.
+_INSERT_ORDERS = _ORDERS.insert()
+_INSERT_TRACE = _TRACE.insert()
 _ORDER_UPDATE = (
     update(_ORDERS)
     .where(_ORDERS.c.client_order_id == bindparam("b_client_order_id"))
@@ -227,7 +231,7 @@ class OrderOutbox:
         # it or sends it. No queued write touches these rows, so nothing is flushed first.
         # The ids are known to be new (the mirror holds every id of the scope); the
         # primary key would refuse a repeat all the same.
-        unit.connection.execute(_ORDERS.insert(), [row for _, row in fresh.values()])
+        unit.connection.execute(_INSERT_ORDERS, [row for _, row in fresh.values()])
         self._touch(unit)
         for cid, (order, _) in fresh.items():
             self._ids.add(cid)
@@ -260,7 +264,7 @@ class OrderOutbox:
             changes["sent_at"] = now
         if not changes:
             return order
-        changed = replace(order, updated_at=now, **changes)
+        changed = _with(order, updated_at=now, **changes)
         self._put(unit, changed)
         return changed
 
@@ -281,11 +285,7 @@ class OrderOutbox:
         self._sync(unit)
         rows = [_fill_values(fill, venue, self.scope, now) for fill in batch]
         # At once and for the whole batch: the unique (venue, trade id) decides what is new.
-        result = unit.connection.execute(insert_ignoring_duplicates(unit.connection, _FILLS), rows)
-        if result.rowcount == len(batch):
-            stored = {fill.trade_id for fill in batch}
-        else:
-            stored = self._newest_fills(unit, venue, result.rowcount)
+        stored = self._insert_fills(unit, venue, rows)
         if not stored:
             return []
         self._touch(unit)
@@ -301,7 +301,7 @@ class OrderOutbox:
         connection = unit.connection
         if self._traces:
             traces, self._traces = self._traces, []
-            connection.execute(_TRACE.insert(), traces)
+            connection.execute(_INSERT_TRACE, traces)
         if self._changed:
             changed, self._changed = list(self._changed.values()), {}
             connection.execute(_ORDER_UPDATE, [_update_values(order) for order in changed])
@@ -328,6 +328,18 @@ class OrderOutbox:
         )
         self._open = {row.client_order_id: OutboxOrder.of(row) for row in rows}
         self._version = unit.version(ORDERS_CACHE)
+
+    def _insert_fills(self, unit: UnitOfWork, venue: str, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert what is new; returns the trade ids inserted."""
+        insert = insert_ignoring_duplicates(unit.connection, _FILLS)
+        if unit.postgres:
+            # psycopg counts no rows for executemany: the inserted rows name themselves.
+            returned = unit.connection.execute(insert.returning(_FILLS.c.trade_id), rows)
+            return {trade_id for (trade_id,) in returned}
+        count = unit.connection.execute(insert, rows).rowcount
+        if count == len(rows):
+            return {row["trade_id"] for row in rows}
+        return self._newest_fills(unit, venue, count)
 
     def _newest_fills(self, unit: UnitOfWork, venue: str, count: int) -> set[str]:
         """Some fills of a batch were stored before (a replay). The ones just stored are
@@ -361,7 +373,7 @@ class OrderOutbox:
         quantity, price = _stored(fill.quantity), _stored(fill.price)
         filled = order.filled_quantity + quantity
         status = OrderStatus.FILLED if filled >= order.quantity else OrderStatus.PARTIALLY_FILLED
-        changed = replace(
+        changed = _with(
             order,
             filled_quantity=filled,
             filled_notional=_stored(order.filled_notional + quantity * price),
@@ -373,6 +385,19 @@ class OrderOutbox:
         self._traces.append(_trace_entry(changed, fill).values())
         unit.enlist(self, rows=1)
         return changed
+
+
+_ORDER_FIELDS = tuple(f.name for f in fields(OutboxOrder))
+_set = object.__setattr__
+
+
+def _with(order: OutboxOrder, **changes: Any) -> OutboxOrder:
+    """`dataclasses.replace` without a second pass through __init__ (it runs for every
+    order twice: accepted, filled)."""
+    changed = object.__new__(OutboxOrder)
+    for name in _ORDER_FIELDS:
+        _set(changed, name, changes[name] if name in changes else getattr(order, name))
+    return changed
 
 
 def _stored(value: Decimal) -> Decimal:

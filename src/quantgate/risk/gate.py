@@ -71,13 +71,14 @@ class RiskGate:
     # -- the check ---------------------------------------------------------------------------
 
     def check(self, order: Order, context: RiskContext) -> RiskDecision:
+        # Everything that can fail comes before the first change to the state: a gate that
+        # raises inside the gateway's unit of work leaves nothing half written.
         with self.ledger.unit() as unit:
             now = self._clock.now()
             memory = self._store.memory(unit, now)
             anchor = _roll_anchor(memory.switches.daily_anchor, context.equity, now)
-            if anchor != memory.switches.daily_anchor:
-                self._store.save_anchor(unit, anchor, now)
-            inputs = CheckInput(order, context, memory.snapshot(order, now), self.limits)
+            snapshot = memory.snapshot(order, now, anchor)
+            inputs = CheckInput(order, context, snapshot, self.limits)
             denial = _first_denial(inputs)
             price = inputs.order_price() if denial is None else _price_for_record(inputs)
             if denial is None:
@@ -90,12 +91,15 @@ class RiskGate:
                     {"price": str(price), "notional": str(order.quantity * price)},
                     now,
                 )
-                self._store.reserve(unit, order, price, now)
             else:
                 decision = RiskDecision(
                     order.client_order_id, Verdict.DENIED, denial.reason, denial.detail, now
                 )
-                self._apply(unit, denial, order, now)
+                self._apply(unit, denial, order, now)  # the one step that writes at once
+            if anchor != memory.switches.daily_anchor:
+                self._store.save_anchor(unit, anchor, now)
+            if decision.allowed and price is not None:
+                self._store.reserve(unit, order, price, now)
             self._store.record_decision(unit, order, decision, price)
             effect = None if denial is None else denial.effect
             # Only after the unit: a failing log line must never roll back a latch.
@@ -109,14 +113,15 @@ class RiskGate:
             now = self._clock.now()
             switches = self._store.memory(unit, now).switches
             anchor = _roll_anchor(switches.daily_anchor, equity, now)
+            breach = None
+            if not switches.daily_loss_latched:
+                breach = loss_breach(anchor, equity, self.limits.max_daily_loss)
+            if breach is not None:
+                self._latch_daily_loss(unit, breach, now)
             if anchor != switches.daily_anchor:
                 self._store.save_anchor(unit, anchor, now)
-            if switches.daily_loss_latched:
-                return True
-            breach = loss_breach(anchor, equity, self.limits.max_daily_loss)
             if breach is None:
-                return False
-            self._latch_daily_loss(unit, breach, now)
+                return switches.daily_loss_latched
             unit.after_unit(
                 lambda: log.error("daily_loss_latched", scope=self.scope, detail=breach)
             )

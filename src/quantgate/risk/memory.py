@@ -158,7 +158,8 @@ class RiskMemory:
         )
         self.allowed = AllowedHistory(timedelta(seconds=keep))
 
-    def snapshot(self, order: Order, now: datetime) -> RiskSnapshot:
+    def snapshot(self, order: Order, now: datetime, anchor: DailyAnchor | None) -> RiskSnapshot:
+        """What a check of `order` reads at `now`, with the day's anchor as rolled for it."""
         limits, allowed, switches = self.limits, self.allowed, self.switches
         allowed.forget_before(now)
         return RiskSnapshot(
@@ -166,7 +167,7 @@ class RiskMemory:
             kill_switch=switches.kill_switch,
             daily_loss_latched=switches.daily_loss_latched,
             disabled_strategies=frozenset(switches.disabled_strategies),
-            daily_anchor=switches.daily_anchor,
+            daily_anchor=anchor,
             reservations=self.reservations(),
             orders_in_rate_window=allowed.count_since(
                 now - timedelta(seconds=limits.order_rate_window_seconds)

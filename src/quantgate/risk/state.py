@@ -57,6 +57,9 @@ _DECISIONS = table_of(RiskGateDecisionRow)
 _RESERVATIONS = table_of(RiskReservationRow)
 _STATE = table_of(RiskStateRow)
 _EVENTS = table_of(RiskStateEventRow)
+# Built once: building a statement costs about as much as executing a small batch.
+_INSERT_DECISIONS = _DECISIONS.insert()
+_INSERT_RESERVATIONS = _RESERVATIONS.insert()
 
 _RESERVATION_UPDATE = (
     update(_RESERVATIONS)
@@ -320,16 +323,9 @@ class RiskStateStore:
         self._change_reservation(unit, client_order_id, Decimal(0), now)
 
     def change(self, unit: UnitOfWork, change: StateChange, now: datetime) -> None:
-        """Set one piece of state and write the audit event for it, in the unit."""
-        switches = self._touch(unit, now).switches
-        if change.kind == KILL_SWITCH:
-            switches.kill_switch = change.active
-        elif change.kind == DAILY_LOSS:
-            switches.daily_loss_latched = change.active
-        elif change.kind == STRATEGY_DISABLED and change.active:
-            switches.disabled_strategies[change.key] = change.reason
-        elif change.kind == STRATEGY_DISABLED:
-            switches.disabled_strategies.pop(change.key, None)
+        """Set one piece of state and write the audit event for it, in the unit. Written at
+        once, and remembered only once written."""
+        self.memory(unit, now)
         values = {
             "active": change.active,
             "value": dict(change.value),
@@ -355,6 +351,15 @@ class RiskStateStore:
                 at=now,
             )
         )
+        switches = self._touch(unit, now).switches
+        if change.kind == KILL_SWITCH:
+            switches.kill_switch = change.active
+        elif change.kind == DAILY_LOSS:
+            switches.daily_loss_latched = change.active
+        elif change.kind == STRATEGY_DISABLED and change.active:
+            switches.disabled_strategies[change.key] = change.reason
+        elif change.kind == STRATEGY_DISABLED:
+            switches.disabled_strategies.pop(change.key, None)
 
     def save_anchor(self, unit: UnitOfWork, anchor: DailyAnchor | None, now: datetime) -> None:
         """The anchor is bookkeeping, not a decision by anyone: no audit event."""
@@ -374,10 +379,10 @@ class RiskStateStore:
         connection = unit.connection
         if self._decisions:
             decisions, self._decisions = self._decisions, []
-            connection.execute(_DECISIONS.insert(), decisions)
+            connection.execute(_INSERT_DECISIONS, decisions)
         if self._new_reservations:
             rows, self._new_reservations = list(self._new_reservations.values()), {}
-            connection.execute(_RESERVATIONS.insert(), rows)
+            connection.execute(_INSERT_RESERVATIONS, rows)
         if self._changed_reservations:
             rows, self._changed_reservations = list(self._changed_reservations.values()), {}
             connection.execute(_RESERVATION_UPDATE, rows)

@@ -21,7 +21,7 @@ class CheckInput:
     context: RiskContext
     snapshot: RiskSnapshot
     limits: RiskLimits
-    # Figures several checks derive from the same inputs (the exposures), computed once.
+    # Figures several checks derive from the same inputs (quote, price, exposures), once.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -30,6 +30,13 @@ class CheckInput:
 
     def fresh_quote(self) -> Quote | None:
         """The symbol's quote if it is usable and young enough to judge a price by."""
+        memo = self.memo
+        if "fresh_quote" not in memo:
+            memo["fresh_quote"] = self._fresh_quote()
+        quote: Quote | None = memo["fresh_quote"]
+        return quote
+
+    def _fresh_quote(self) -> Quote | None:
         quote = self.context.quotes.get(self.symbol)
         if quote is None or not quote.usable:
             return None
@@ -41,6 +48,13 @@ class CheckInput:
     def order_price(self) -> Decimal | None:
         """The price the order would trade at: its own limit or stop, else the side of the
         book a market order takes. None when a market order has no fresh reference."""
+        memo = self.memo
+        if "order_price" not in memo:
+            memo["order_price"] = self._order_price()
+        price: Decimal | None = memo["order_price"]
+        return price
+
+    def _order_price(self) -> Decimal | None:
         order = self.order
         if order.order_type is OrderType.LIMIT:
             return order.limit_price
