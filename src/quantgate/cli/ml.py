@@ -111,6 +111,42 @@ def _print_report(payload: dict[str, Any], title: str) -> None:
         console.print("  " + line)
 
 
+def _walk_forward(
+    ctx: typer.Context,
+    kind: str,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """Run `ml eval` or `ml train` with the shared options, recorded and with a progress bar."""
+    from quantgate.ml.training.pipeline import run_eval, run_train
+
+    cli = get_context(ctx)
+    env = environment(cli, options["executor"], options["workers"], options["embedder"])
+    config = training_config(
+        options["estimator"],
+        options["horizons"],
+        options["folds"],
+        options["seed"],
+        options["rounds"],
+        options["max_train_rows"],
+    )
+    first, last = _window(options["start"], options["end"])
+    with cli.recorded(f"ml {kind}") as detail, progress_bar() as bar:
+        task = bar.add_task("walk-forward fits", total=None)
+        window: dict[str, Any] = {
+            "symbols": parse_symbols(options["symbols"]),
+            "start": first,
+            "end": last,
+            "progress": lambda done, total: bar.update(task, completed=done, total=total),
+        }
+        if kind == "train":
+            payload = run_train(env, config, **window)
+            detail.update(run_id=payload["run_id"], artifact=payload["artifact"]["path"])
+        else:
+            payload = run_eval(env, config, **window)[0]
+            detail.update(run_id=payload["run_id"], ic_to_oracle=payload["ic_to_oracle"])
+    return payload
+
+
 @app.command("eval")
 def eval_command(
     ctx: typer.Context,
@@ -129,23 +165,8 @@ def eval_command(
     as_json: bool = JSON,
 ) -> None:
     """Rolling out-of-sample evaluation (purged walk-forward); records the run."""
-    from quantgate.ml.training.pipeline import run_eval
-
-    cli = get_context(ctx)
-    env = environment(cli, executor, workers, embedder)
-    config = training_config(estimator, horizons, folds, seed, rounds, max_train_rows)
-    first, last = _window(start, end)
-    with cli.recorded("ml eval") as detail, progress_bar() as bar:
-        task = bar.add_task("walk-forward fits", total=None)
-        payload, _, _ = run_eval(
-            env,
-            config,
-            symbols=parse_symbols(symbols),
-            start=first,
-            end=last,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-        detail.update(run_id=payload["run_id"], ic_to_oracle=payload["ic_to_oracle"])
+    options = dict(locals())
+    payload = _walk_forward(options.pop("ctx"), "eval", options)
     if as_json:
         emit_json(payload)
     else:
@@ -170,23 +191,8 @@ def train_command(
     as_json: bool = JSON,
 ) -> None:
     """Walk-forward evaluation, then fit on the whole window and export ONNX + metadata."""
-    from quantgate.ml.training.pipeline import run_train
-
-    cli = get_context(ctx)
-    env = environment(cli, executor, workers, embedder)
-    config = training_config(estimator, horizons, folds, seed, rounds, max_train_rows)
-    first, last = _window(start, end)
-    with cli.recorded("ml train") as detail, progress_bar() as bar:
-        task = bar.add_task("walk-forward fits", total=None)
-        payload = run_train(
-            env,
-            config,
-            symbols=parse_symbols(symbols),
-            start=first,
-            end=last,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-        detail.update(run_id=payload["run_id"], artifact=payload["artifact"]["path"])
+    options = dict(locals())
+    payload = _walk_forward(options.pop("ctx"), "train", options)
     if as_json:
         emit_json(payload)
     else:
