@@ -460,7 +460,7 @@ class Backtest:
         order open."""
         loop = self.build(resume=resume)
         feed = self.feed()
-        total = int(feed.frame["available_at"].n_unique()) if feed.bar_count else 0
+        total = feed.event_count()
         store, database = self.checkpoints, self.database
         last_checkpoint = loop.stats.events
 

@@ -114,6 +114,15 @@ class FrameBarFeed(MarketFeed):
         """How many bars are available at or before `moment`."""
         return int(np.searchsorted(self._available, _micros(moment), side="right"))
 
+    def event_count(self) -> int:
+        """How many events `events()` yields: distinct bar times plus prediction times
+        that fall between them (a progress bar's total)."""
+        bar_times = {int(t) for t in np.unique(self._available)}
+        prediction_times = {
+            (p.asof - _EPOCH) // timedelta(microseconds=1) for p in self._predictions
+        }
+        return len(bar_times | prediction_times)
+
     def events(self, after: datetime | None = None) -> Iterator[MarketEvent]:
         available = self._available
         count = len(available)
