@@ -16,7 +16,9 @@ app = typer.Typer(
     help="Models: training, purged walk-forward evaluation, tuning, export.", no_args_is_help=True
 )
 
-ESTIMATOR = typer.Option("lgbm", "--estimator", help="lgbm | multimodal")
+ESTIMATOR = typer.Option(
+    "lgbm", "--estimator", help="lgbm | multimodal | momentum (the plain baseline)"
+)
 SYMBOLS = typer.Option(None, help="comma-separated; default: every symbol in the feature store")
 START = typer.Option(None, help="first decision time (UTC ISO-8601); default: first stored")
 END = typer.Option(None, help="end of the window, exclusive (UTC ISO-8601 or 'now')")
@@ -75,16 +77,15 @@ def training_config(
 ) -> Any:
     from quantgate.ml.training.config import TrainingConfig
 
-    if estimator not in ("lgbm", "multimodal"):
+    if estimator not in ("lgbm", "multimodal", "momentum"):
         raise ConfigurationError(
-            f"unknown estimator {estimator!r}", field="--estimator", fix="use lgbm or multimodal"
+            f"unknown estimator {estimator!r}",
+            field="--estimator",
+            fix="use lgbm, multimodal or momentum",
         )
     params: dict[str, Any] = {}
-    if rounds is not None:
-        if estimator == "lgbm":
-            params["n_estimators"] = rounds
-        else:
-            params["max_epochs"] = rounds
+    if rounds is not None and estimator != "momentum":
+        params["n_estimators" if estimator == "lgbm" else "max_epochs"] = rounds
     return TrainingConfig(
         estimator=estimator,
         horizons=parse_horizons(horizons),
@@ -119,6 +120,12 @@ def _walk_forward(
     """Run `ml eval` or `ml train` with the shared options, recorded and with a progress bar."""
     from quantgate.ml.training.pipeline import run_eval, run_train
 
+    if kind == "train" and options["estimator"] == "momentum":
+        raise ConfigurationError(
+            "the momentum baseline is for comparison only and has no ONNX export",
+            field="--estimator",
+            fix="evaluate it with `quantgate ml eval --estimator momentum`",
+        )
     cli = get_context(ctx)
     env = environment(cli, options["executor"], options["workers"], options["embedder"])
     config = training_config(

@@ -13,6 +13,7 @@ from quantgate.core.errors import DataError, ProgrammerError
 from quantgate.ml.estimators.base import MultiHorizonEstimator, NotFittedError
 from quantgate.ml.estimators.inputs import HorizonTargets
 from quantgate.ml.estimators.lgbm import LightGBMConfig, LightGBMEstimator
+from quantgate.ml.estimators.momentum import MomentumBaseline, MomentumBaselineConfig
 from quantgate.ml.estimators.multimodal import MultimodalConfig, MultimodalEstimator
 from quantgate.ml.estimators.prediction import MultiHorizonPrediction
 from quantgate.ml.estimators.synthetic import SyntheticSet, planted_signal
@@ -51,9 +52,17 @@ def small_multimodal(**overrides: object) -> MultimodalEstimator:
     return MultimodalEstimator(MultimodalConfig.model_validate(values | overrides))
 
 
+def small_momentum(**overrides: object) -> MomentumBaseline:
+    # planted_signal names its columns mkt_000…; the baseline reads them as lookback returns.
+    lookback = {"1h": "mkt_000", "4h": "mkt_001", "1d": "mkt_002", "7d": "mkt_003"}
+    values: dict[str, object] = {"lookback": lookback, "hourly_vol_feature": "mkt_004"}
+    return MomentumBaseline(MomentumBaselineConfig.model_validate(values | overrides))
+
+
 ESTIMATORS = [
     pytest.param(small_lightgbm, id="lightgbm"),
     pytest.param(small_multimodal, id="multimodal"),
+    pytest.param(small_momentum, id="momentum"),
 ]
 
 
