@@ -36,7 +36,8 @@ DEFAULT_MULTIMODAL: dict[str, Any] = {
 
 
 class TrainingConfig(ComponentConfig):
-    estimator: Literal["lgbm", "multimodal"] = "lgbm"
+    # "momentum" is the plain baseline every model is reported against.
+    estimator: Literal["lgbm", "multimodal", "momentum"] = "lgbm"
     horizons: tuple[Horizon, ...] = tuple(Horizon)
     seed: int = Field(7, ge=0, le=2**31 - 1)
     n_folds: int = Field(4, ge=1)
@@ -52,7 +53,7 @@ class TrainingConfig(ComponentConfig):
     blocks: tuple[str, ...] | None = None
 
     def estimator_params(self) -> dict[str, Any]:
-        base = DEFAULT_LGBM if self.estimator == "lgbm" else DEFAULT_MULTIMODAL
+        base = {"lgbm": DEFAULT_LGBM, "multimodal": DEFAULT_MULTIMODAL}.get(self.estimator, {})
         return {**base, **self.params}
 
 
@@ -63,6 +64,10 @@ def make_estimator(config: TrainingConfig, horizons: tuple[Horizon, ...], thread
         from quantgate.ml.estimators.lgbm import LightGBMConfig, LightGBMEstimator
 
         return LightGBMEstimator(LightGBMConfig(**params))
+    if config.estimator == "momentum":
+        from quantgate.ml.estimators.momentum import MomentumBaseline, MomentumBaselineConfig
+
+        return MomentumBaseline(MomentumBaselineConfig(**params))
     from quantgate.ml.estimators.multimodal import MultimodalConfig, MultimodalEstimator
 
     return MultimodalEstimator(MultimodalConfig(**params))
