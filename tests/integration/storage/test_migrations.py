@@ -121,12 +121,46 @@ def test_migrations_match_the_models(database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from quantgate.storage.migrate import VERSION_TABLE
     from quantgate.storage.models import Base
 
     engine = create_db_engine(database_url)
     upgrade(engine)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": False, "version_table": VERSION_TABLE}
+        )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+    engine.dispose()
+
+
+def test_optuna_studies_share_the_project_database(database_url: str) -> None:
+    """Optuna keeps its schema revision in `alembic_version`; ours must not be read as it."""
+    import optuna
+
+    engine = create_db_engine(database_url)
+    upgrade(engine)
+    storage = optuna.storages.RDBStorage(url=database_url)
+    study = optuna.create_study(study_name="shared", storage=storage)
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    assert upgrade(engine) == head_revision()  # and ours is untouched by Optuna's tables
+    assert len(optuna.load_study(study_name="shared", storage=database_url).trials) == 2
+    engine.dispose()
+
+
+def test_a_revision_in_the_legacy_table_is_adopted(database_url: str) -> None:
+    from quantgate.storage.migrate import VERSION_TABLE
+
+    engine = create_db_engine(database_url)
+    upgrade(engine, "0005_registry")
+    with engine.begin() as connection:  # how a database migrated before the rename looks
+        connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        connection.execute(
+            text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+        )
+        connection.execute(text("INSERT INTO alembic_version VALUES ('0005_registry')"))
+    assert upgrade(engine) == head_revision()
+    tables = inspect(engine).get_table_names()
+    assert "alembic_version" not in tables and "shadow_predictions" in tables
     engine.dispose()
