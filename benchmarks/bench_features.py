@@ -5,7 +5,11 @@ embeddings cached <= 90 s and <= 6 GiB peak memory; MiniLM embedding >= 600 text
 on 2 cores with batching.
 
 Each measured step runs in its own child process so its peak memory (ru_maxrss) is
-its own. Usage: `python benchmarks/bench_features.py [--days N] [--texts-per-day N]`.
+its own. Usage: `python benchmarks/bench_features.py [--days N] [--texts-per-day N]`;
+`--embed-only` prints just the embedding section: sentence-transformers float32 and
+the ONNX float32 and int8 embedders on the same texts (synthetic short social posts
+and a few thousand real Reddit posts/comments), texts/s, texts per CPU-second (robust
+to other work on a shared machine) and cosine to sentence-transformers float32.
 """
 
 from __future__ import annotations
@@ -192,24 +196,29 @@ def child(step: str, home: Path, extra: dict[str, Any]) -> dict[str, Any]:
         report = lookahead(builder, cut_points=24)
         out = {k: report[k] for k in ("passed", "biased_feature_count", "rows_compared")}
     elif step == "embed":
-        out = embedding_throughput(int(extra.get("texts", 3000)))
+        out = embedding_throughput(
+            int(extra.get("texts", 3000)), int(extra.get("reddit_texts", 3000)), home
+        )
     out["seconds"] = round(time.perf_counter() - began, 2)
     out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 3)
     return out
 
 
 def reddit_texts(n: int) -> list[str]:
+    """`n` real posts/comments spread over the whole of 2022 (title + body; bodies that
+    are only `[removed]` / `[deleted]` are dropped, rows left empty are skipped)."""
     texts: list[str] = []
-    if not REDDIT.is_file():
+    if not REDDIT.is_file() or n <= 0:
         return texts
     with gzip.open(REDDIT, "rt", newline="") as handle:
         for row in csv.DictReader(handle):
-            text = f"{row['title']}\n{row['text']}".strip()
+            body = row["text"].strip()
+            body = "" if body in ("[removed]", "[deleted]") else body
+            text = f"{row['title']}\n{body}".strip()
             if text:
                 texts.append(text)
-            if len(texts) >= n:
-                break
-    return texts
+    step = max(1, len(texts) // n)
+    return texts[::step][:n]
 
 
 def short_texts(n: int) -> list[str]:
@@ -224,33 +233,64 @@ def short_texts(n: int) -> list[str]:
     ]
 
 
-def embedding_throughput(n: int) -> dict[str, Any]:
+def embedding_throughput(n: int, reddit_n: int, home: Path) -> dict[str, Any]:
+    """texts/s of every MiniLM embedder on the same texts, 2 threads each, and the cosine
+    of each one's vectors to sentence-transformers float32 (the reference)."""
     import importlib.util
 
-    if importlib.util.find_spec("sentence_transformers") is None:
-        return {"skipped": "sentence-transformers not installed"}
+    if any(importlib.util.find_spec(m) is None for m in ("sentence_transformers", "onnxruntime")):
+        return {"skipped": "sentence-transformers or onnxruntime not installed"}
     import torch
 
-    from quantgate.features.embeddings import MiniLMEmbedder
+    from quantgate.features.embeddings import Embedder, MiniLMEmbedder
+    from quantgate.features.embeddings_onnx import OnnxMiniLMEmbedder, OnnxPrecision
 
     torch.set_num_threads(2)
-    figures: dict[str, Any] = {"threads": 2}
-    corpora = {"short_social": short_texts(n), "reddit_real": reddit_texts(max(100, n // 6))}
+    cache = home / "embedders"
+    figures: dict[str, Any] = {"threads": 2, "cpus": os.cpu_count()}
+    began = time.perf_counter()
+    embedders: dict[str, Embedder] = {"st_float32": MiniLMEmbedder(batch_size=128, threads=2)}
+    variants: tuple[tuple[str, OnnxPrecision], ...] = (
+        ("onnx_float32", "float32"),
+        ("onnx_int8", "int8"),
+    )
+    for name, precision in variants:
+        onnx = OnnxMiniLMEmbedder(cache_dir=cache, precision=precision, batch_size=128, threads=2)
+        onnx.prepare()  # export / quantize once (cached), outside the timing
+        embedders[name] = onnx
+    figures["onnx_build_seconds"] = round(time.perf_counter() - began, 1)
+    figures["ids"] = {name: embedder.id for name, embedder in embedders.items()}
+    corpora = {"short_social": short_texts(n), "reddit_real": reddit_texts(reddit_n)}
+    counter = OnnxMiniLMEmbedder(cache_dir=cache, precision="float32")
     for corpus, texts in corpora.items():
         if not texts:
             continue
-        tokenizer = MiniLMEmbedder()._load().tokenizer
-        tokens = [min(256, len(ids)) for ids in tokenizer(texts)["input_ids"]]
-        figures[f"{corpus}_texts"] = len(texts)
-        figures[f"{corpus}_mean_tokens"] = round(float(np.mean(tokens)), 1)
-        for precision in ("float32", "bfloat16"):
-            embedder = MiniLMEmbedder(batch_size=128, threads=2, precision=precision)
-            embedder.embed(texts[:128])  # load and warm up
-            began = time.perf_counter()
-            embedder.embed(texts)
-            rate = len(texts) / (time.perf_counter() - began)
-            figures[f"{corpus}_{precision}_texts_per_s"] = round(rate, 1)
-            figures[f"{corpus}_{precision}_tokens_per_s"] = round(rate * float(np.mean(tokens)))
+        tokens = counter.token_counts(texts)
+        row: dict[str, Any] = {
+            "texts": len(texts),
+            "mean_tokens": round(float(np.mean(tokens)), 1),
+            "load_avg_1m_before": round(os.getloadavg()[0], 2),
+        }
+        reference: np.ndarray[Any, Any] | None = None
+        for name, embedder in embedders.items():
+            embedder.embed(texts[:64])  # load and warm up
+            wall, cpu = time.perf_counter(), time.process_time()
+            vectors = embedder.embed(texts)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            if reference is None:
+                reference = vectors
+            cosine = np.sum(vectors * reference, axis=1)
+            row[name] = {
+                "texts_per_s": round(len(texts) / wall, 1),
+                "tokens_per_s": round(sum(tokens) / wall),
+                "cpu_seconds": round(cpu, 2),
+                # robust to other work on the machine: x2 is the idle 2-core ceiling
+                "texts_per_cpu_s": round(len(texts) / cpu, 1),
+                "cos_mean": round(float(cosine.mean()), 5),
+                "cos_min": round(float(cosine.min()), 5),
+            }
+        row["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+        figures[corpus] = row
     return figures
 
 
@@ -286,11 +326,53 @@ def main() -> None:
         "--days", type=int, default=None, help="history length (default: 2018 to now)"
     )
     parser.add_argument("--texts-per-day", type=float, default=20.0)
-    parser.add_argument("--embed-texts", type=int, default=3000)
+    parser.add_argument("--embed-texts", type=int, default=3000, help="short social texts")
+    parser.add_argument("--reddit-texts", type=int, default=3000, help="real Reddit texts")
+    parser.add_argument(
+        "--embed-only", action="store_true", help="skip the build steps; embedding figures only"
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, Path(args.home), json.loads(args.extra))))
         return
+    if not args.embed_only:
+        build_steps(args)
+    if args.embed_texts > 0 or args.reddit_texts > 0:
+        embedding_report(args.embed_texts, args.reddit_texts)
+
+
+def embedding_report(texts: int, reddit: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-embed-") as folder:
+        embed = run_child("embed", Path(folder), texts=texts, reddit_texts=reddit)
+    print(
+        "MiniLM embedding throughput, 2 threads, batch 128 where batched "
+        "(target >= 600 texts/s; cosine vs sentence-transformers float32):"
+    )
+    if "error" in embed or "skipped" in embed:
+        print(f"  {embed}")
+        return
+    print(f"  ONNX export + quantization (once; cached): {embed['onnx_build_seconds']} s")
+    for name, embedder_id in embed["ids"].items():
+        print(f"  {name}: {embedder_id}")
+    for corpus in ("short_social", "reddit_real"):
+        row = embed.get(corpus)
+        if not row:
+            continue
+        print(
+            f"  {corpus}: {row['texts']} texts, mean {row['mean_tokens']} tokens, "
+            f"load average {row['load_avg_1m_before']} -> {row['load_avg_1m_after']}"
+        )
+        for name in embed["ids"]:
+            f = row[name]
+            print(
+                f"    {name:13s} {f['texts_per_s']:8.1f} texts/s {f['tokens_per_s']:8d} tokens/s "
+                f"cpu {f['cpu_seconds']:6.2f} s ({f['texts_per_cpu_s']:6.1f} texts/cpu-s)  "
+                f"cos mean {f['cos_mean']:.5f} min {f['cos_min']:.5f}"
+            )
+    print(json.dumps(embed))
+
+
+def build_steps(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-features-") as folder:
         home = Path(folder)
         began = time.perf_counter()
@@ -320,10 +402,6 @@ def main() -> None:
         print(f"incremental build of the last 24 decision times: {json.dumps(day)}", flush=True)
         print(f"validate-asof: {json.dumps(run_child('validate', home))}", flush=True)
         print(f"lookahead (24 cut points): {json.dumps(run_child('lookahead', home))}", flush=True)
-    if args.embed_texts <= 0:
-        return
-    embed = run_child("embed", Path(tempfile.gettempdir()), texts=args.embed_texts)
-    print(f"MiniLM embedding throughput, 2 threads, batch 128 (target >= 600 texts/s): {embed}")
 
 
 if __name__ == "__main__":

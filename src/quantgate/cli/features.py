@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, TaskID
 
 from quantgate.cli.context import CliContext, console, emit_json, get_context, progress_bar
-from quantgate.cli.options import parse_symbols
+from quantgate.cli.options import EMBEDDER_HELP, parse_symbols
 from quantgate.core.errors import ConfigurationError
 from quantgate.features.build import BUILD_JOB, FeatureBuilder
 from quantgate.features.config import FeaturesConfig
@@ -71,7 +71,7 @@ def _finish(payload: dict[str, Any], as_json: bool, headline: str) -> None:
 @app.command("contract")
 def contract_command(
     ctx: typer.Context,
-    embedder: str | None = typer.Option(None, help="minilm | hashing (default: settings)"),
+    embedder: str | None = typer.Option(None, help=EMBEDDER_HELP),
     names: bool = typer.Option(False, "--names", help="list every FeatureSpec"),
     as_json: bool = typer.Option(False, "--json", help="print the JSON report"),
 ) -> None:
@@ -99,7 +99,7 @@ def build_command(
     ctx: typer.Context,
     symbols: str | None = typer.Option(None, help="comma-separated; default: symbols in the lake"),
     full: bool = typer.Option(False, "--full", help="drop stored features and rebuild"),
-    embedder: str | None = typer.Option(None, help="minilm | hashing (default: settings)"),
+    embedder: str | None = typer.Option(None, help=EMBEDDER_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the JSON report"),
 ) -> None:
     """Compute the feature store: incremental (new decision times only) and resumable."""
@@ -132,7 +132,7 @@ def validate_asof_command(
         0, help=f"check a seeded random sample of this many rows (>= {MIN_SAMPLE_ROWS}); 0 = all"
     ),
     seed: int = typer.Option(7, help="seed of the sample and the dependency probe"),
-    embedder: str | None = typer.Option(None, help="minilm | hashing (default: settings)"),
+    embedder: str | None = typer.Option(None, help=EMBEDDER_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the JSON report"),
 ) -> None:
     """Recompute every row's input provenance; exit 0 only with zero future leakage."""
@@ -165,7 +165,7 @@ def lookahead_command(
     symbols: str | None = typer.Option(None, help="default: every symbol in the lake"),
     cuts: int = typer.Option(24, min=1, help="number of cut points (seeded random decision times)"),
     seed: int = typer.Option(7, help="seed of the cut points"),
-    embedder: str | None = typer.Option(None, help="minilm | hashing (default: settings)"),
+    embedder: str | None = typer.Option(None, help=EMBEDDER_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the JSON report"),
 ) -> None:
     """Recompute features on data truncated at cut points; any difference is lookahead bias."""

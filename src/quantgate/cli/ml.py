@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from quantgate.cli.context import CliContext, console, emit_json, get_context, progress_bar
-from quantgate.cli.options import parse_symbols, parse_utc
+from quantgate.cli.options import EMBEDDER_HELP, parse_symbols, parse_utc
 from quantgate.core.enums import Horizon
 from quantgate.core.errors import ConfigurationError
 
@@ -30,7 +30,7 @@ MAX_ROWS = typer.Option(40_000, "--max-train-rows", help="seeded subsample cap p
 WORKERS = typer.Option(None, help="local process-pool size (default: CPU count)")
 EXECUTOR = typer.Option(None, help="local | ray (default: settings' executor, QG_EXECUTOR)")
 JSON = typer.Option(False, "--json", help="print the JSON report")
-EMBEDDER = typer.Option(None, help="minilm | hashing (default: settings); must match the store")
+EMBEDDER = typer.Option(None, help=f"{EMBEDDER_HELP}; must match the store")
 
 
 def parse_horizons(text: str) -> tuple[Horizon, ...]:

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from quantgate.core.errors import ConfigurationError
 
+EMBEDDER_HELP = "minilm-onnx-int8 | minilm-onnx | minilm | hashing (default: settings)"
+
 
 def parse_utc(value: str, option: str) -> datetime:
     """ISO-8601 in UTC ('2018-01-01', '2018-01-01T00:00:00Z', '+00:00') or 'now'."""

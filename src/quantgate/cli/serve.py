@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from quantgate.cli.context import console, get_context
+from quantgate.cli.options import EMBEDDER_HELP
 
 
 def serve_command(
@@ -19,9 +20,7 @@ def serve_command(
     symbols: str | None = typer.Option(
         None, help="comma-separated symbols to serve (default: [serving] symbols, else all active)"
     ),
-    embedder: str | None = typer.Option(
-        None, help="minilm | hashing (default: settings); the feature store's embedder"
-    ),
+    embedder: str | None = typer.Option(None, help=f"{EMBEDDER_HELP}; the feature store's"),
     workers_log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level"),
 ) -> None:
     """Serve predictions for the active models; follow registry moves without a restart."""

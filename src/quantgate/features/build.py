@@ -133,7 +133,7 @@ class FeatureBuilder:
     def cache(self) -> EmbeddingCache:
         if self._cache is None:
             if self._embedder is None:
-                self._embedder = make_embedder(self.config)
+                self._embedder = make_embedder(self.config, self.state_dir / "embedders")
             self._cache = EmbeddingCache(self.state_dir / "embeddings", self._embedder)
         return self._cache
 

