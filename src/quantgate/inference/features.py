@@ -80,9 +80,14 @@ class FeatureRowCache:
         self.contract = contract
         self._tails: dict[str, _SymbolTail] = {}
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()  # the poller and an API write may both refresh
 
     def refresh(self) -> list[str]:
         """Re-read the symbols whose partitions changed; return them."""
+        with self._refresh_lock:
+            return self._refresh()
+
+    def _refresh(self) -> list[str]:
         changed = []
         for symbol in self.symbols:
             stamp = self._stamp(symbol)

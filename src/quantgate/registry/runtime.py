@@ -56,9 +56,16 @@ class ActiveModels:
         # retrying every poll would re-read and re-hash the artifact each second.
         self._failed: dict[tuple[str, str], tuple[str, int]] = {}
         self._lock = threading.Lock()
+        # Refreshes run one at a time: two interleaved ones (the poller and a write through
+        # the API) could otherwise store an older snapshot over a newer one.
+        self._refresh_lock = threading.Lock()
 
     def refresh(self) -> list[Change]:
         """Load what moved since the last call; return the changes (empty when none)."""
+        with self._refresh_lock:
+            return self._refresh()
+
+    def _refresh(self) -> list[Change]:
         snapshot = self.registry.alias_snapshot(self.alias)
         if self._keys is not None:
             snapshot = {key: value for key, value in snapshot.items() if key in self._keys}
