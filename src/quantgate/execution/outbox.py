@@ -6,13 +6,21 @@ ACCEPTED → PARTIALLY_FILLED → FILLED | CANCELLED | REJECTED), so a late or r
 report can never undo a later one. Fills are unique per (venue, trade id) in the
 database itself, so a replayed fill from any thread or process is stored once.
 
-Everything happens inside a unit of work of the scope's ledger. New orders and new
-fills are inserted at once, one statement per batch: an order must be in the database
-before it is decided on or sent, and a fill must be known new before it is booked.
-Order updates and trace rows are queued and flushed with the unit. The scope's order
-ids and open orders are mirrored in memory, stamped with the ledger's version of the
-order rows, so a new id, a mark or a fill costs no read unless another writer changed
-the rows.
+Everything happens inside a unit of work of the scope's ledger. The scope's order ids
+and open orders are mirrored in memory, stamped with the ledger's version of the order
+rows, so a new id, a mark or a fill costs no read unless another writer changed the
+rows.
+
+- Per-unit ledgers (paper, live): new orders and new fills are inserted at once, one
+  statement per batch: an order must be in the database before it is decided on or
+  sent, and a fill must be known new before it is booked. Order updates and trace
+  rows are queued and flushed with the unit, which commits before anything is sent.
+- At-commit ledgers (backtests): the transaction holds the scope's write lock from
+  its first unit to the commit, so the mirror — which then also holds the scope's
+  trade ids — is the whole truth until then and every write can wait for the flush.
+  An order that is inserted, accepted and filled between two flushes is written once,
+  in its last state. Nothing outside the transaction could have read the rows
+  earlier anyway, and a restart resumes from the checkpoint, taken after a commit.
 """
 
 from __future__ import annotations
@@ -30,8 +38,15 @@ from quantgate.core.types import Fill
 from quantgate.execution.brokers.base import TimeInForce
 from quantgate.execution.costs import CostBreakdown
 from quantgate.execution.intent import ChildOrder
-from quantgate.execution.trace import TraceEntry
-from quantgate.storage.ledger import ScopeLedger, UnitOfWork, insert_ignoring_duplicates, table_of
+from quantgate.execution.trace import TRACE_COLUMNS, TraceEntry
+from quantgate.storage.bulk import BulkStatement
+from quantgate.storage.ledger import (
+    Durability,
+    ScopeLedger,
+    UnitOfWork,
+    insert_ignoring_duplicates,
+    table_of,
+)
 from quantgate.storage.models import ExecutionTraceRow, FillRow, OrderRow
 
 OPEN_STATUSES = (
@@ -60,22 +75,70 @@ _STORED = Decimal(1).scaleb(-18)
 _ORDERS = table_of(OrderRow)
 _FILLS = table_of(FillRow)
 _TRACE = table_of(ExecutionTraceRow)
-# Built once: building a statement costs about as much as executing a small batch.
-_INSERT_ORDERS = _ORDERS.insert()
-_INSERT_TRACE = _TRACE.insert()
-_ORDER_UPDATE = (
+_ORDER_KEYS = (
+    "client_order_id",
+    "scope",
+    "mode",
+    "strategy",
+    "venue",
+    "symbol",
+    "side",
+    "order_type",
+    "time_in_force",
+    "quantity",
+    "limit_price",
+    "stop_price",
+    "status",
+    "filled_quantity",
+    "filled_notional",
+    "fees",
+    "venue_order_id",
+    "reason",
+    "policy",
+    "decision_time",
+    "decision_price",
+    "arrival_mid",
+    "modelled_impact_bps",
+    "modelled_half_spread_bps",
+    "intent",
+    "created_at",
+    "updated_at",
+    "sent_at",
+    "expires_at",
+)
+_FILL_KEYS = (
+    "venue",
+    "trade_id",
+    "client_order_id",
+    "scope",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "fee",
+    "filled_at",
+    "recorded_at",
+)
+_UPDATED = (
+    "status",
+    "filled_quantity",
+    "filled_notional",
+    "fees",
+    "venue_order_id",
+    "reason",
+    "sent_at",
+    "updated_at",
+)
+_INSERT_ORDERS = BulkStatement(_ORDERS.insert(), _ORDER_KEYS, _ORDERS)
+_INSERT_FILLS = BulkStatement(_FILLS.insert(), _FILL_KEYS, _FILLS)
+_INSERT_TRACE = BulkStatement(_TRACE.insert(), TRACE_COLUMNS, _TRACE)
+_ORDER_UPDATE = BulkStatement(
     update(_ORDERS)
     .where(_ORDERS.c.client_order_id == bindparam("b_client_order_id"))
-    .values(
-        status=bindparam("b_status"),
-        filled_quantity=bindparam("b_filled_quantity"),
-        filled_notional=bindparam("b_filled_notional"),
-        fees=bindparam("b_fees"),
-        venue_order_id=bindparam("b_venue_order_id"),
-        reason=bindparam("b_reason"),
-        sent_at=bindparam("b_sent_at"),
-        updated_at=bindparam("b_updated_at"),
-    )
+    .values({name: bindparam(f"b_{name}") for name in _UPDATED}),
+    ("b_client_order_id", *(f"b_{name}" for name in _UPDATED)),
+    _ORDERS,
+    type_of={f"b_{name}": name for name in ("client_order_id", *_UPDATED)},
 )
 
 
@@ -170,13 +233,20 @@ class OrderOutbox:
     def __init__(self, ledger: ScopeLedger) -> None:
         self.ledger = ledger
         self.scope = ledger.scope
+        # See the module docstring: an at-commit ledger lets every write wait for the flush.
+        self._deferred = ledger.durability is Durability.AT_COMMIT
         # Every order id of the scope (a new order is checked against it, not the table)
         # and the open orders; both as of the ledger's version `_version`.
         self._ids: set[str] = set()
         self._open: dict[str, OutboxOrder] = {}
         self._version = -1
+        # Deferred only: the scope's (venue, trade id) pairs, and orders not yet written
+        # (their latest state, plus the columns the mirror does not keep).
+        self._trades: set[tuple[str, str]] = set()
+        self._unwritten: dict[str, tuple[OutboxOrder, float, dict[str, Any]]] = {}
+        self._unwritten_fills: list[tuple[Any, ...]] = []
         self._changed: dict[str, OutboxOrder] = {}
-        self._traces: list[dict[str, Any]] = []
+        self._traces: list[tuple[Any, ...]] = []
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -202,6 +272,9 @@ class OrderOutbox:
         order = self._open.get(client_order_id)
         if order is not None:
             return order
+        unwritten = self._unwritten.get(client_order_id)
+        if unwritten is not None:
+            return unwritten[0]
         row = unit.execute(
             select(_ORDERS).where(_ORDERS.c.client_order_id == client_order_id)
         ).one_or_none()
@@ -220,23 +293,27 @@ class OrderOutbox:
         """Persist the orders as NEW; returns those stored (an id already stored, or twice
         in `orders`, is stored once)."""
         self._sync(unit)
-        fresh: dict[str, tuple[OutboxOrder, dict[str, Any]]] = {}
+        fresh: dict[str, tuple[OutboxOrder, float, dict[str, Any]]] = {}
         for entry in orders:
             cid = entry.child.client_order_id
             if cid not in self._ids and cid not in fresh:
                 fresh[cid] = _new_order(entry, self.scope, venue, now)
         if not fresh:
             return {}
-        # Executed now, not queued: the order is in the database before anyone decides on
-        # it or sends it. No queued write touches these rows, so nothing is flushed first.
-        # The ids are known to be new (the mirror holds every id of the scope); the
-        # primary key would refuse a repeat all the same.
-        unit.connection.execute(_INSERT_ORDERS, [row for _, row in fresh.values()])
-        self._touch(unit)
-        for cid, (order, _) in fresh.items():
+        if self._deferred:
+            self._unwritten.update(fresh)
+            self._touch(unit, rows=len(fresh))
+        else:
+            # Executed now, not queued: the order is in the database before anyone decides
+            # on it or sends it. No queued write touches these rows, so nothing is flushed
+            # first. The ids are known to be new (the mirror holds every id of the scope);
+            # the primary key would refuse a repeat all the same.
+            _INSERT_ORDERS.execute(unit.connection, [_order_row(*new) for new in fresh.values()])
+            self._touch(unit)
+        for cid, (order, _, _) in fresh.items():
             self._ids.add(cid)
             self._open[cid] = order
-        return {cid: order for cid, (order, _) in fresh.items()}
+        return {cid: order for cid, (order, _, _) in fresh.items()}
 
     def mark(
         self,
@@ -283,12 +360,16 @@ class OrderOutbox:
         if not batch:
             return []
         self._sync(unit)
-        rows = [_fill_values(fill, venue, self.scope, now) for fill in batch]
-        # At once and for the whole batch: the unique (venue, trade id) decides what is new.
-        stored = self._insert_fills(unit, venue, rows)
+        if self._deferred:
+            stored = self._queue_fills(batch, venue, now)
+        else:
+            rows = [_fill_row(fill, venue, self.scope, now) for fill in batch]
+            # At once and for the whole batch: the unique (venue, trade id) decides what
+            # is new.
+            stored = self._insert_fills(unit, venue, rows)
         if not stored:
             return []
-        self._touch(unit)
+        self._touch(unit, rows=len(stored) if self._deferred else 0)
         recorded = []
         for fill in batch:
             if fill.trade_id in stored:
@@ -299,17 +380,26 @@ class OrderOutbox:
 
     def flush(self, unit: UnitOfWork) -> None:
         connection = unit.connection
+        if self._unwritten:
+            unwritten, self._unwritten = self._unwritten, {}
+            _INSERT_ORDERS.execute(connection, [_order_row(*new) for new in unwritten.values()])
+        if self._unwritten_fills:
+            fills, self._unwritten_fills = self._unwritten_fills, []
+            _INSERT_FILLS.execute(connection, fills)
         if self._traces:
             traces, self._traces = self._traces, []
-            connection.execute(_INSERT_TRACE, traces)
+            _INSERT_TRACE.execute(connection, traces)
         if self._changed:
             changed, self._changed = list(self._changed.values()), {}
-            connection.execute(_ORDER_UPDATE, [_update_values(order) for order in changed])
+            _ORDER_UPDATE.execute(connection, [_update_row(order) for order in changed])
 
     def discard(self) -> None:
         self._changed = {}
         self._traces = []
+        self._unwritten = {}
+        self._unwritten_fills = []
         self._ids = set()
+        self._trades = set()
         self._open = {}
         self._version = -1
 
@@ -327,18 +417,37 @@ class OrderOutbox:
             )
         )
         self._open = {row.client_order_id: OutboxOrder.of(row) for row in rows}
+        if self._deferred:
+            trades = unit.execute(
+                select(_FILLS.c.venue, _FILLS.c.trade_id).where(_FILLS.c.scope == self.scope)
+            )
+            self._trades = {(row.venue, row.trade_id) for row in trades}
         self._version = unit.version(ORDERS_CACHE)
 
-    def _insert_fills(self, unit: UnitOfWork, venue: str, rows: list[dict[str, Any]]) -> set[str]:
+    def _queue_fills(self, batch: Sequence[Fill], venue: str, now: datetime) -> set[str]:
+        """Deferred: the scope's trade ids are all in memory, so they decide what is new.
+        (Another scope's fill with the same venue trade id would still meet the unique
+        key at the flush, and fail the transaction loudly.)"""
+        trades, stored = self._trades, set()
+        for fill in batch:
+            key = (venue, fill.trade_id)
+            if key not in trades:
+                trades.add(key)
+                stored.add(fill.trade_id)
+                self._unwritten_fills.append(_fill_row(fill, venue, self.scope, now))
+        return stored
+
+    def _insert_fills(self, unit: UnitOfWork, venue: str, rows: list[tuple[Any, ...]]) -> set[str]:
         """Insert what is new; returns the trade ids inserted."""
         insert = insert_ignoring_duplicates(unit.connection, _FILLS)
+        values = [dict(zip(_FILL_KEYS, row, strict=True)) for row in rows]
         if unit.postgres:
             # psycopg counts no rows for executemany: the inserted rows name themselves.
-            returned = unit.connection.execute(insert.returning(_FILLS.c.trade_id), rows)
+            returned = unit.connection.execute(insert.returning(_FILLS.c.trade_id), values)
             return {trade_id for (trade_id,) in returned}
-        count = unit.connection.execute(insert, rows).rowcount
+        count = unit.connection.execute(insert, values).rowcount
         if count == len(rows):
-            return {row["trade_id"] for row in rows}
+            return {row[_TRADE_ID] for row in rows}
         return self._newest_fills(unit, venue, count)
 
     def _newest_fills(self, unit: UnitOfWork, venue: str, count: int) -> set[str]:
@@ -359,12 +468,18 @@ class OrderOutbox:
         unit.enlist(self, rows)
 
     def _put(self, unit: UnitOfWork, order: OutboxOrder) -> None:
-        self._touch(unit, rows=1)
-        self._changed[order.client_order_id] = order
-        if order.status in OPEN_STATUSES:
-            self._open[order.client_order_id] = order
+        cid = order.client_order_id
+        unwritten = self._unwritten.get(cid)
+        if unwritten is not None:  # not in the database yet: it will be inserted as it is now
+            self._unwritten[cid] = (order, unwritten[1], unwritten[2])
+            self._touch(unit)
         else:
-            self._open.pop(order.client_order_id, None)
+            self._touch(unit, rows=1)
+            self._changed[cid] = order
+        if order.status in OPEN_STATUSES:
+            self._open[cid] = order
+        else:
+            self._open.pop(cid, None)
 
     def _apply_fill(self, unit: UnitOfWork, fill: Fill, now: datetime) -> OutboxOrder | None:
         order = self.load(unit, fill.client_order_id)
@@ -382,7 +497,7 @@ class OrderOutbox:
             updated_at=now,
         )
         self._put(unit, changed)
-        self._traces.append(_trace_entry(changed, fill).values())
+        self._traces.append(_trace_entry(changed, fill).row())
         unit.enlist(self, rows=1)
         return changed
 
@@ -406,7 +521,8 @@ def _stored(value: Decimal) -> Decimal:
 
 def _new_order(
     entry: NewOrder, scope: str, venue: str, now: datetime
-) -> tuple[OutboxOrder, dict[str, Any]]:
+) -> tuple[OutboxOrder, float, dict[str, Any]]:
+    """The order as the mirror keeps it, plus the columns only the table keeps."""
     child = entry.child
     order = child.order
     stored = OutboxOrder(
@@ -438,74 +554,84 @@ def _new_order(
         expires_at=child.expires_at,
         updated_at=now,
     )
-    row = {
-        "client_order_id": stored.client_order_id,
-        "scope": scope,
-        "mode": stored.mode.value,
-        "strategy": stored.strategy,
-        "venue": venue,
-        "symbol": stored.symbol,
-        "side": stored.side.value,
-        "order_type": stored.order_type.value,
-        "time_in_force": stored.time_in_force.value,
-        "quantity": stored.quantity,
-        "limit_price": stored.limit_price,
-        "stop_price": stored.stop_price,
-        "status": stored.status.value,
-        "filled_quantity": stored.filled_quantity,
-        "filled_notional": stored.filled_notional,
-        "fees": stored.fees,
-        "venue_order_id": None,
-        "reason": None,
-        "policy": stored.policy,
-        "decision_time": stored.decision_time,
-        "decision_price": stored.decision_price,
-        "arrival_mid": stored.arrival_mid,
-        "modelled_impact_bps": stored.modelled_impact_bps,
-        "modelled_half_spread_bps": entry.estimate.half_spread_bps,
-        "intent": {
-            "horizon": child.horizon.value,
-            "target_quantity": str(child.target_quantity),
-            "slice_index": child.slice_index,
-            "slice_count": child.slice_count,
-            "release_at": child.release_at.isoformat(),
-        },
-        "created_at": now,
-        "updated_at": now,
-        "sent_at": None,
-        "expires_at": stored.expires_at,
+    intent = {
+        "horizon": child.horizon.value,
+        "target_quantity": str(child.target_quantity),
+        "slice_index": child.slice_index,
+        "slice_count": child.slice_count,
+        "release_at": child.release_at.isoformat(),
     }
-    return stored, row
+    return stored, entry.estimate.half_spread_bps, intent
 
 
-def _update_values(order: OutboxOrder) -> dict[str, Any]:
-    return {
-        "b_client_order_id": order.client_order_id,
-        "b_status": order.status.value,
-        "b_filled_quantity": order.filled_quantity,
-        "b_filled_notional": order.filled_notional,
-        "b_fees": order.fees,
-        "b_venue_order_id": order.venue_order_id,
-        "b_reason": order.reason,
-        "b_sent_at": order.sent_at,
-        "b_updated_at": order.updated_at,
-    }
+def _order_row(
+    order: OutboxOrder, half_spread_bps: float, intent: dict[str, Any]
+) -> tuple[Any, ...]:
+    """The order's columns in the order of `_ORDER_KEYS`."""
+    return (
+        order.client_order_id,
+        order.scope,
+        order.mode.value,
+        order.strategy,
+        order.venue,
+        order.symbol,
+        order.side.value,
+        order.order_type.value,
+        order.time_in_force.value,
+        order.quantity,
+        order.limit_price,
+        order.stop_price,
+        order.status.value,
+        order.filled_quantity,
+        order.filled_notional,
+        order.fees,
+        order.venue_order_id,
+        order.reason,
+        order.policy,
+        order.decision_time,
+        order.decision_price,
+        order.arrival_mid,
+        order.modelled_impact_bps,
+        half_spread_bps,
+        intent,
+        order.created_at,
+        order.updated_at,
+        order.sent_at,
+        order.expires_at,
+    )
 
 
-def _fill_values(fill: Fill, venue: str, scope: str, now: datetime) -> dict[str, Any]:
-    return {
-        "venue": venue,
-        "trade_id": fill.trade_id,
-        "client_order_id": fill.client_order_id,
-        "scope": scope,
-        "symbol": fill.symbol,
-        "side": fill.side.value,
-        "quantity": fill.quantity,
-        "price": fill.price,
-        "fee": fill.fee,
-        "filled_at": fill.filled_at,
-        "recorded_at": now,
-    }
+def _update_row(order: OutboxOrder) -> tuple[Any, ...]:
+    return (
+        order.client_order_id,
+        order.status.value,
+        order.filled_quantity,
+        order.filled_notional,
+        order.fees,
+        order.venue_order_id,
+        order.reason,
+        order.sent_at,
+        order.updated_at,
+    )
+
+
+def _fill_row(fill: Fill, venue: str, scope: str, now: datetime) -> tuple[Any, ...]:
+    return (
+        venue,
+        fill.trade_id,
+        fill.client_order_id,
+        scope,
+        fill.symbol,
+        fill.side.value,
+        fill.quantity,
+        fill.price,
+        fill.fee,
+        fill.filled_at,
+        now,
+    )
+
+
+_TRADE_ID = _FILL_KEYS.index("trade_id")
 
 
 def _fill(row: Row[Any]) -> Fill:

@@ -115,10 +115,14 @@ class TraceEntry:
 
     def values(self) -> dict[str, Any]:
         """The entry as the trace table's column values."""
-        return {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        return {name: getattr(self, name) for name in TRACE_COLUMNS}
+
+    def row(self) -> tuple[Any, ...]:
+        """The column values in the order of `TRACE_COLUMNS`."""
+        return tuple([getattr(self, name) for name in TRACE_COLUMNS])
 
 
-_ENTRY_FIELDS = tuple(f.name for f in fields(TraceEntry))
+TRACE_COLUMNS = tuple(f.name for f in fields(TraceEntry))
 
 
 def load_trace(engine: Engine, scope: str | None = None) -> pl.DataFrame:

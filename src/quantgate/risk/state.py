@@ -29,6 +29,7 @@ from quantgate.risk.memory import (
     decimal_text,
     order_content,
 )
+from quantgate.storage.bulk import BulkStatement
 from quantgate.storage.ledger import (
     SCOPE_KEY,
     ScopeLedger,
@@ -57,18 +58,45 @@ _DECISIONS = table_of(RiskGateDecisionRow)
 _RESERVATIONS = table_of(RiskReservationRow)
 _STATE = table_of(RiskStateRow)
 _EVENTS = table_of(RiskStateEventRow)
-# Built once: building a statement costs about as much as executing a small batch.
-_INSERT_DECISIONS = _DECISIONS.insert()
-_INSERT_RESERVATIONS = _RESERVATIONS.insert()
-
-_RESERVATION_UPDATE = (
+_DECISION_KEYS = (
+    "scope",
+    "mode",
+    "client_order_id",
+    "strategy",
+    "symbol",
+    "side",
+    "order_type",
+    "quantity",
+    "price",
+    "decision",
+    "reason",
+    "detail",
+    "decided_at",
+)
+_RESERVATION_KEYS = (
+    "client_order_id",
+    "scope",
+    "strategy",
+    "symbol",
+    "bucket",
+    "side",
+    "quantity",
+    "remaining",
+    "open",
+    "price",
+    "created_at",
+    "updated_at",
+)
+_RESERVATION_CHANGES = ("remaining", "open", "updated_at")
+_INSERT_DECISIONS = BulkStatement(_DECISIONS.insert(), _DECISION_KEYS, _DECISIONS)
+_INSERT_RESERVATIONS = BulkStatement(_RESERVATIONS.insert(), _RESERVATION_KEYS, _RESERVATIONS)
+_RESERVATION_UPDATE = BulkStatement(
     update(_RESERVATIONS)
     .where(_RESERVATIONS.c.client_order_id == bindparam("b_client_order_id"))
-    .values(
-        remaining=bindparam("b_remaining"),
-        open=bindparam("b_open"),
-        updated_at=bindparam("b_updated_at"),
-    )
+    .values({name: bindparam(f"b_{name}") for name in _RESERVATION_CHANGES}),
+    ("b_client_order_id", *(f"b_{name}" for name in _RESERVATION_CHANGES)),
+    _RESERVATIONS,
+    type_of={f"b_{name}": name for name in ("client_order_id", *_RESERVATION_CHANGES)},
 )
 
 __all__ = [
@@ -135,9 +163,10 @@ class RiskStateStore:
         self._limits = limits
         self._memory: RiskMemory | None = None
         self._version = -1
-        self._decisions: list[dict[str, Any]] = []
-        self._new_reservations: dict[str, dict[str, Any]] = {}
-        self._changed_reservations: dict[str, dict[str, Any]] = {}
+        self._decisions: list[tuple[Any, ...]] = []
+        # Reservations not yet written, as their columns (changed in place until the flush).
+        self._new_reservations: dict[str, list[Any]] = {}
+        self._changed_reservations: dict[str, tuple[Any, ...]] = {}
         self._anchor: dict[str, Any] | None = None
 
     # -- reading ---------------------------------------------------------------------------
@@ -242,21 +271,21 @@ class RiskStateStore:
     ) -> None:
         memory = self._touch(unit, decision.decided_at, rows=1)
         self._decisions.append(
-            {
-                "scope": self.scope,
-                "mode": order.mode.value,
-                "client_order_id": order.client_order_id,
-                "strategy": order.strategy,
-                "symbol": order.instrument.symbol,
-                "side": order.side.value,
-                "order_type": order.order_type.value,
-                "quantity": decimal_text(order.quantity),
-                "price": None if price is None else decimal_text(price),
-                "decision": decision.verdict.value,
-                "reason": None if decision.reason is None else decision.reason.value,
-                "detail": dict(decision.detail),
-                "decided_at": decision.decided_at,
-            }
+            (
+                self.scope,
+                order.mode.value,
+                order.client_order_id,
+                order.strategy,
+                order.instrument.symbol,
+                order.side.value,
+                order.order_type.value,
+                decimal_text(order.quantity),
+                None if price is None else decimal_text(price),
+                decision.verdict.value,
+                None if decision.reason is None else decision.reason.value,
+                dict(decision.detail),
+                decision.decided_at,
+            )
         )
         if decision.allowed:
             allowed = memory.allowed
@@ -286,20 +315,20 @@ class RiskStateStore:
             ),
             order.quantity,
         )
-        self._new_reservations[cid] = {
-            "client_order_id": cid,
-            "scope": self.scope,
-            "strategy": order.strategy,
-            "symbol": order.instrument.symbol,
-            "bucket": order.instrument.bucket.value,
-            "side": order.side.value,
-            "quantity": order.quantity,
-            "remaining": order.quantity,
-            "open": True,
-            "price": price,
-            "created_at": now,
-            "updated_at": now,
-        }
+        self._new_reservations[cid] = [
+            cid,
+            self.scope,
+            order.strategy,
+            order.instrument.symbol,
+            order.instrument.bucket.value,
+            order.side.value,
+            order.quantity,
+            order.quantity,
+            True,
+            price,
+            now,
+            now,
+        ]
 
     def set_filled(
         self, unit: UnitOfWork, client_order_id: str, filled: Decimal, now: datetime
@@ -379,13 +408,13 @@ class RiskStateStore:
         connection = unit.connection
         if self._decisions:
             decisions, self._decisions = self._decisions, []
-            connection.execute(_INSERT_DECISIONS, decisions)
+            _INSERT_DECISIONS.execute(connection, decisions)
         if self._new_reservations:
             rows, self._new_reservations = list(self._new_reservations.values()), {}
-            connection.execute(_INSERT_RESERVATIONS, rows)
+            _INSERT_RESERVATIONS.execute(connection, rows)
         if self._changed_reservations:
-            rows, self._changed_reservations = list(self._changed_reservations.values()), {}
-            connection.execute(_RESERVATION_UPDATE, rows)
+            changes, self._changed_reservations = list(self._changed_reservations.values()), {}
+            _RESERVATION_UPDATE.execute(connection, changes)
         if self._anchor is not None:
             values, self._anchor = self._anchor, None
             insert = dialect_insert(connection, _STATE)
@@ -414,15 +443,20 @@ class RiskStateStore:
     ) -> None:
         new = self._new_reservations.get(client_order_id)
         if new is not None:  # not in the database yet: insert it as it is now
-            new.update(remaining=remaining, open=remaining > 0, updated_at=now)
+            new[_REMAINING], new[_OPEN], new[_UPDATED_AT] = remaining, remaining > 0, now
             return
-        self._changed_reservations[client_order_id] = {
-            "b_client_order_id": client_order_id,
-            "b_remaining": remaining,
-            "b_open": remaining > 0,
-            "b_updated_at": now,
-        }
+        self._changed_reservations[client_order_id] = (
+            client_order_id,
+            remaining,
+            remaining > 0,
+            now,
+        )
         unit.enlist(self, rows=1)
+
+
+_REMAINING, _OPEN, _UPDATED_AT = (
+    _RESERVATION_KEYS.index(name) for name in ("remaining", "open", "updated_at")
+)
 
 
 def _anchor(active: bool, value: Mapping[str, Any] | None) -> DailyAnchor | None:

@@ -13,6 +13,9 @@ from sqlalchemy.types import TypeDecorator
 from quantgate.core.errors import ProgrammerError
 
 
+_MEMO_SIZE = 4096
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in and out; SQLite stores no zone, so it is restored on read."""
 
@@ -33,15 +36,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 
         # SQLite's DATETIME text in one step instead of the decorator's two (the same
         # text: "YYYY-MM-DD HH:MM:SS.ffffff"); the trading tables bind hundreds of
-        # thousands of timestamps in a long backtest.
+        # thousands of timestamps in a long backtest, most of them the same few instants
+        # (an event's time, its decision time), hence the small memo.
+        memo: dict[datetime, str] = {}
+
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            text = memo.get(value)
+            if text is not None:
+                return text
             if value.tzinfo is None:
                 raise ProgrammerError(f"refusing to store naive datetime {value.isoformat()}")
-            if value.tzinfo is not UTC:
-                value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+            text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[value] = text
+            return text
 
         return process
 

@@ -9,12 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 from trading_rig import (
     BTC,
     ETH,
     LIMITS,
+    NOW,
     SCOPE,
     CountingBroker,
     child_of,
@@ -22,6 +23,7 @@ from trading_rig import (
     limit_order,
     make_rig,
     market,
+    next_bar,
 )
 
 from quantgate.core import (
@@ -45,7 +47,13 @@ from quantgate.execution.gateway import Submission
 from quantgate.risk import RiskContext, RiskGate
 from quantgate.storage import create_db_engine, upgrade
 from quantgate.storage.ledger import Durability, ScopeLedger
-from quantgate.storage.models import OrderRow, RiskGateDecisionRow
+from quantgate.storage.models import (
+    ExecutionTraceRow,
+    FillRow,
+    OrderRow,
+    RiskGateDecisionRow,
+    RiskReservationRow,
+)
 
 D = Decimal
 
@@ -251,3 +259,81 @@ def test_a_gate_that_fails_keeps_its_order_from_the_broker(database_url: str) ->
     assert failed.status is after.status is OrderStatus.REJECTED
     assert [d.client_order_id for d in rig.decisions()] == ["g1"]
     rig.engine.dispose()
+
+
+def _trade_and_dump(
+    engine: Engine, durability: Durability
+) -> tuple[dict[str, list[tuple[Any, ...]]], int]:
+    """Submit two orders, fill one fully and one partly, replay the fills, commit; return
+    every trading row as another connection reads it (autoincrement ids left out), and
+    how many UPDATE statements reached the orders table."""
+    upgrade(engine)
+    updates = 0
+
+    def count_updates(*args: Any) -> None:
+        nonlocal updates
+        updates += str(args[2]).startswith("UPDATE orders")
+
+    event.listen(engine, "before_cursor_execute", count_updates)
+    clock = SimulatedClock(NOW)
+    ledger = ScopeLedger(engine, SCOPE, durability=durability)
+    cost_model = StandardCostModel()
+    gate = RiskGate(engine, LIMITS, scope=SCOPE, clock=clock, ledger=ledger)
+    broker = CountingBroker(SimulatedBroker(clock, cost_model))
+    gateway: OrderGateway[RiskContext] = OrderGateway(
+        engine, broker, gate, cost_model, scope=SCOPE, clock=clock
+    )
+    # Warm the caches first, as a running backtest has them: a read flushes what is queued.
+    gateway.reconcile()
+    gate.status()
+    results = gateway.submit_many(
+        [
+            Submission(child_of(limit_order("w1")), context(), market()),
+            Submission(
+                child_of(limit_order("w2", ETH, quantity="3")), context(), market("ETHUSDT")
+            ),
+        ]
+    )
+    assert [r.status for r in results] == [SubmitStatus.SENT, SubmitStatus.SENT]
+    clock.advance_by(timedelta(hours=1))
+    broker.on_bar(next_bar("BTCUSDT", open=39_990, low=39_950, high=40_010))
+    broker.on_bar(next_bar("ETHUSDT", open=2_490, low=2_480, high=2_495, volume=20.0))
+    fills = gateway.reconcile().fills
+    assert fills
+    for fill in fills:
+        assert not gateway.on_fill(fill)  # a replay is stored once, on both paths
+    gateway.commit()
+    dump: dict[str, list[tuple[Any, ...]]] = {}
+    with Session(engine) as session:
+        for model in (
+            OrderRow,
+            FillRow,
+            ExecutionTraceRow,
+            RiskGateDecisionRow,
+            RiskReservationRow,
+        ):
+            table = model.__table__  # type: ignore[attr-defined]
+            columns = [c for c in table.columns if c.name != "id"]
+            dump[table.name] = sorted(tuple(row) for row in session.execute(select(*columns)).all())
+    engine.dispose()
+    return dump, updates
+
+
+def test_a_backtest_writes_at_commit_exactly_what_per_unit_writes(tmp_path: Any) -> None:
+    """The deferred path (one row per order in its last state, trade ids checked in memory)
+    and the per-unit path (insert, then updates) leave the same rows behind."""
+    per_unit, per_unit_updates = _trade_and_dump(
+        create_db_engine(f"sqlite:///{tmp_path / 'per_unit.db'}"), Durability.PER_UNIT
+    )
+    at_commit, at_commit_updates = _trade_and_dump(
+        create_db_engine(f"sqlite:///{tmp_path / 'at_commit.db'}"), Durability.AT_COMMIT
+    )
+    assert per_unit == at_commit
+    assert per_unit_updates > 0
+    assert at_commit_updates == 0  # each order was inserted once, as it ended up
+    statuses = {row[0]: row for row in per_unit["orders"]}
+    assert {cid: row[12] for cid, row in statuses.items()} == {
+        "w1": "filled",
+        "w2": "partially_filled",
+    }
+    assert len(per_unit["fills"]) == len(per_unit["execution_trace"]) == 2
