@@ -14,6 +14,7 @@ from quantgate.core.errors import ProgrammerError
 
 
 _MEMO_SIZE = 4096
+_UTC_TEXT: dict[datetime, str] = {}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,8 +38,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         # SQLite's DATETIME text in one step instead of the decorator's two (the same
         # text: "YYYY-MM-DD HH:MM:SS.ffffff"); the trading tables bind hundreds of
         # thousands of timestamps in a long backtest, most of them the same few instants
-        # (an event's time, its decision time), hence the small memo.
-        memo: dict[datetime, str] = {}
+        # (an event's time, its decision time), hence a small memo shared by every column.
+        memo = _UTC_TEXT
 
         def process(value: datetime | None) -> str | None:
             if value is None:
