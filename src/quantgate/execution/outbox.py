@@ -26,7 +26,7 @@ rows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -34,11 +34,12 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select, update
 
 from quantgate.core.enums import Mode, OrderStatus, OrderType, Side
+from quantgate.core.records import replacer
 from quantgate.core.types import Fill
 from quantgate.execution.brokers.base import TimeInForce
 from quantgate.execution.costs import CostBreakdown
 from quantgate.execution.intent import ChildOrder
-from quantgate.execution.trace import TRACE_COLUMNS, TraceEntry
+from quantgate.execution.trace import TRACE_COLUMNS, trace_row
 from quantgate.storage.bulk import BulkStatement
 from quantgate.storage.ledger import (
     Durability,
@@ -497,22 +498,18 @@ class OrderOutbox:
             updated_at=now,
         )
         self._put(unit, changed)
-        self._traces.append(_trace_entry(changed, fill).row())
+        self._traces.append(_trace_row(changed, fill))
         unit.enlist(self, rows=1)
         return changed
 
 
-_ORDER_FIELDS = tuple(f.name for f in fields(OutboxOrder))
-_set = object.__setattr__
+_copy_order = replacer(OutboxOrder)
 
 
 def _with(order: OutboxOrder, **changes: Any) -> OutboxOrder:
     """`dataclasses.replace` without a second pass through __init__ (it runs for every
     order twice: accepted, filled)."""
-    changed = object.__new__(OutboxOrder)
-    for name in _ORDER_FIELDS:
-        _set(changed, name, changes[name] if name in changes else getattr(order, name))
-    return changed
+    return _copy_order(order, changes)
 
 
 def _stored(value: Decimal) -> Decimal:
@@ -647,8 +644,8 @@ def _fill(row: Row[Any]) -> Fill:
     )
 
 
-def _trace_entry(order: OutboxOrder, fill: Fill) -> TraceEntry:
-    return TraceEntry.of(
+def _trace_row(order: OutboxOrder, fill: Fill) -> tuple[Any, ...]:
+    return trace_row(
         fill,
         scope=order.scope,
         mode=order.mode.value,

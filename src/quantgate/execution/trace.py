@@ -92,37 +92,65 @@ class TraceEntry:
         impact_bps: float,
     ) -> TraceEntry:
         return cls(
-            scope=scope,
-            mode=mode,
-            venue=venue,
-            trade_id=fill.trade_id,
-            client_order_id=fill.client_order_id,
-            strategy=strategy,
-            symbol=fill.symbol,
-            side=fill.side.value,
-            quantity=fill.quantity,
-            decision_time=decision_time,
-            filled_at=fill.filled_at,
-            decision_price=decision_price,
-            arrival_mid=arrival_mid,
-            fill_price=fill.price,
-            slippage_bps=slippage_bps(fill.side, fill.price, decision_price),
-            arrival_slippage_bps=slippage_bps(fill.side, fill.price, arrival_mid),
-            fee=fill.fee,
-            impact_bps=impact_bps,
-            policy=policy,
+            *trace_row(
+                fill,
+                scope=scope,
+                mode=mode,
+                venue=venue,
+                strategy=strategy,
+                policy=policy,
+                decision_time=decision_time,
+                decision_price=decision_price,
+                arrival_mid=arrival_mid,
+                impact_bps=impact_bps,
+            )
         )
 
     def values(self) -> dict[str, Any]:
         """The entry as the trace table's column values."""
         return {name: getattr(self, name) for name in TRACE_COLUMNS}
 
-    def row(self) -> tuple[Any, ...]:
-        """The column values in the order of `TRACE_COLUMNS`."""
-        return tuple([getattr(self, name) for name in TRACE_COLUMNS])
-
 
 TRACE_COLUMNS = tuple(f.name for f in fields(TraceEntry))
+
+
+def trace_row(
+    fill: Fill,
+    *,
+    scope: str,
+    mode: str,
+    venue: str,
+    strategy: str,
+    policy: str,
+    decision_time: datetime,
+    decision_price: Decimal,
+    arrival_mid: Decimal,
+    impact_bps: float,
+) -> tuple[Any, ...]:
+    """A fill's trace columns in the order of `TRACE_COLUMNS` (the outbox writes these
+    straight to the table, one per fill)."""
+    side, price = fill.side, fill.price
+    return (
+        scope,
+        mode,
+        venue,
+        fill.trade_id,
+        fill.client_order_id,
+        strategy,
+        fill.symbol,
+        side.value,
+        fill.quantity,
+        decision_time,
+        fill.filled_at,
+        decision_price,
+        arrival_mid,
+        price,
+        slippage_bps(side, price, decision_price),
+        slippage_bps(side, price, arrival_mid),
+        fill.fee,
+        impact_bps,
+        policy,
+    )
 
 
 def load_trace(engine: Engine, scope: str | None = None) -> pl.DataFrame:
