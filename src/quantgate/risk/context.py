@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from quantgate.core.clock import ensure_utc
@@ -20,9 +20,16 @@ class Quote:
     bid: Decimal
     ask: Decimal
     at: datetime
+    # Worked out on first use and kept: every order of an event values the book by the same
+    # quotes, so each is judged and averaged once rather than once per symbol per order.
+    _usable: bool | None = field(default=None, init=False, repr=False, compare=False)
+    _mid: Decimal | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "at", ensure_utc(self.at, name="Quote.at"))
+        # A time already in UTC is what ensure_utc would return (astimezone to its own zone
+        # is the same object); the engine builds a quote per symbol per event, so skip it.
+        if self.at.tzinfo is not UTC:
+            object.__setattr__(self, "at", ensure_utc(self.at, name="Quote.at"))
 
     @classmethod
     def at_price(cls, price: Decimal, at: datetime, spread_bps: Decimal = Decimal(0)) -> Quote:
@@ -32,13 +39,20 @@ class Quote:
     @property
     def usable(self) -> bool:
         """Finite, positive and not crossed; anything else is no reference at all."""
-        return (
-            self.bid.is_finite() and self.ask.is_finite() and self.bid > 0 and self.ask >= self.bid
-        )
+        usable = self._usable
+        if usable is None:
+            bid, ask = self.bid, self.ask
+            usable = bid.is_finite() and ask.is_finite() and bid > 0 and ask >= bid
+            object.__setattr__(self, "_usable", usable)
+        return usable
 
     @property
     def mid(self) -> Decimal:
-        return (self.bid + self.ask) / 2
+        mid = self._mid
+        if mid is None:
+            mid = (self.bid + self.ask) / 2
+            object.__setattr__(self, "_mid", mid)
+        return mid
 
     @property
     def spread_bps(self) -> Decimal:

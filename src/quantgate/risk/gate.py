@@ -84,13 +84,8 @@ class RiskGate:
             if denial is None:
                 if price is None:  # reference_fresh guarantees a price; never reserve blind
                     raise ProgrammerError(f"{order.client_order_id}: allowed without a price")
-                decision = RiskDecision(
-                    order.client_order_id,
-                    Verdict.ALLOWED,
-                    None,
-                    {"price": str(price), "notional": str(order.quantity * price)},
-                    now,
-                )
+                detail = {"price": str(price), "notional": str(inputs.order_notional())}
+                decision = RiskDecision(order.client_order_id, Verdict.ALLOWED, None, detail, now)
             else:
                 decision = RiskDecision(
                     order.client_order_id, Verdict.DENIED, denial.reason, denial.detail, now

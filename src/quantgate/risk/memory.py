@@ -11,9 +11,11 @@ clock moves on (a clock stepping back does not bring them back).
 from __future__ import annotations
 
 from bisect import bisect_right, insort
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 
 from quantgate.core.enums import OrderType
 from quantgate.core.types import Order
@@ -32,10 +34,14 @@ def decimal_text(value: Decimal) -> str:
     return format(value.normalize(), "f") if value.is_finite() else str(value)
 
 
+# Looked up once: an enum member's .value is a property call.
+_PRICED_TYPES = frozenset({OrderType.LIMIT.value, OrderType.STOP.value})
+
+
 def content_key(
     strategy: str, symbol: str, side: str, order_type: str, quantity: str, price: str | None
 ) -> ContentKey:
-    own = price if order_type in (OrderType.LIMIT.value, OrderType.STOP.value) else None
+    own = price if order_type in _PRICED_TYPES else None
     return (strategy, symbol, side, order_type, quantity, own)
 
 
@@ -78,7 +84,9 @@ class AllowedHistory:
     def __init__(self, keep: timedelta) -> None:
         self._keep = keep
         self._ids: dict[str, int] = {}
+        # The recent decisions by time, and their times alone for bisecting: the same order.
         self._times: list[datetime] = []
+        self._recent: list[AllowedDecision] = []
         self._by_pair: dict[tuple[str, str], list[datetime]] = {}
         self._by_content: dict[ContentKey, list[AllowedDecision]] = {}
         self.next_sequence = 1
@@ -89,51 +97,89 @@ class AllowedHistory:
 
     def add(self, decision: AllowedDecision) -> None:
         self.remember_id(decision.client_order_id, decision.sequence)
-        insort(self._times, decision.decided_at)
-        insort(
-            self._by_pair.setdefault((decision.strategy, decision.symbol), []), decision.decided_at
-        )
-        insort(
-            self._by_content.setdefault(decision.content, []),
-            decision,
-            key=lambda d: (d.decided_at, d.sequence),
-        )
+        at = decision.decided_at
+        index = bisect_right(self._times, at)
+        self._times.insert(index, at)
+        self._recent.insert(index, decision)
+        insort(self._by_pair.setdefault((decision.strategy, decision.symbol), []), at)
+        insort(self._by_content.setdefault(decision.content, []), decision, key=_stored_order)
 
     def forget_before(self, now: datetime) -> None:
         """Drop what no window reaches any more (kept: decided after now - longest window)."""
         horizon = now - self._keep
-        if not self._times or self._times[0] > horizon:
+        times = self._times
+        if not times or times[0] > horizon:
             return
-        del self._times[: bisect_right(self._times, horizon)]
-        for pair, times in list(self._by_pair.items()):
-            del times[: bisect_right(times, horizon)]
-            if not times:
-                del self._by_pair[pair]
-        for content, decisions in list(self._by_content.items()):
-            del decisions[: bisect_right(decisions, horizon, key=lambda d: d.decided_at)]
+        count = bisect_right(times, horizon)
+        dropped = self._recent[:count]
+        del times[:count], self._recent[:count]
+        # Each list by pair and by content holds the same decisions, sorted by time: its
+        # entries this old are its first ones, one for each dropped decision of its own.
+        by_pair, by_content = self._by_pair, self._by_content
+        for decision in dropped:
+            pair = (decision.strategy, decision.symbol)
+            pair_times = by_pair[pair]
+            del pair_times[0]
+            if not pair_times:
+                del by_pair[pair]
+            decisions = by_content[decision.content]
+            del decisions[0]
             if not decisions:
-                del self._by_content[content]
+                del by_content[decision.content]
 
     def count_since(self, since: datetime) -> int:
         return len(self._times) - bisect_right(self._times, since)
 
     def count_pair_since(self, since: datetime, strategy: str, symbol: str) -> int:
-        times = self._by_pair.get((strategy, symbol), ())
-        return len(times) - bisect_right(times, since) if times else 0
+        return _count_after(self._by_pair.get((strategy, symbol)), since)
 
     def duplicate_of(self, order: Order, since: datetime) -> str | None:
         """An allowed decision for the same id ever, or for the same content after `since`;
         the first stored when several are."""
+        pair_times = self._by_pair.get((order.strategy, order.instrument.symbol))
+        return self._duplicate_of(order, since, pair_times)
+
+    def throttle_figures(
+        self, order: Order, rate_since: datetime, pair_since: datetime, duplicate_since: datetime
+    ) -> tuple[int, int, str | None]:
+        """`count_since(rate_since)`, `count_pair_since(pair_since, ...)` for the order's
+        strategy and symbol, and `duplicate_of(order, duplicate_since)`, in one call."""
+        pair_times = self._by_pair.get((order.strategy, order.instrument.symbol))
+        return (
+            self.count_since(rate_since),
+            _count_after(pair_times, pair_since),
+            self._duplicate_of(order, duplicate_since, pair_times),
+        )
+
+    def _duplicate_of(
+        self, order: Order, since: datetime, pair_times: list[datetime] | None
+    ) -> str | None:
         found: tuple[int, str] | None = None
         sequence = self._ids.get(order.client_order_id)
         if sequence is not None:
             found = (sequence, order.client_order_id)
+        # Same content means the same strategy and symbol: with none of those since, there is
+        # no need to work out the order's content (its canonical texts) at all.
+        if not _count_after(pair_times, since):
+            return None if found is None else found[1]
         decisions = self._by_content.get(order_content(order), [])
-        start = bisect_right(decisions, since, key=lambda d: d.decided_at)
+        start = bisect_right(decisions, since, key=_decided_at)
         for decision in decisions[start:]:
             if found is None or decision.sequence < found[0]:
                 found = (decision.sequence, decision.client_order_id)
         return None if found is None else found[1]
+
+
+def _count_after(times: list[datetime] | None, since: datetime) -> int:
+    return len(times) - bisect_right(times, since) if times else 0
+
+
+def _decided_at(decision: AllowedDecision) -> datetime:
+    return decision.decided_at
+
+
+def _stored_order(decision: AllowedDecision) -> tuple[datetime, int]:
+    return decision.decided_at, decision.sequence
 
 
 @dataclass(slots=True)
@@ -150,18 +196,27 @@ class RiskMemory:
     def __init__(self, limits: RiskLimits) -> None:
         self.limits = limits
         self.switches = Switches()
-        self.held: dict[str, Held] = {}
-        keep = max(
-            limits.order_rate_window_seconds,
-            limits.execution_window_seconds,
-            limits.duplicate_window_seconds,
-        )
-        self.allowed = AllowedHistory(timedelta(seconds=keep))
+        self._held: dict[str, Held] = {}
+        # Read-only: the reservations tuple below is kept only while `reserve`, `fill` and
+        # `release` are the only ways to change what is held.
+        self.held: Mapping[str, Held] = MappingProxyType(self._held)
+        self._reservations: tuple[Reservation, ...] | None = ()
+        self._rate_window = timedelta(seconds=limits.order_rate_window_seconds)
+        self._execution_window = timedelta(seconds=limits.execution_window_seconds)
+        self._duplicate_window = timedelta(seconds=limits.duplicate_window_seconds)
+        keep = max(self._rate_window, self._execution_window, self._duplicate_window)
+        self.allowed = AllowedHistory(keep)
 
     def snapshot(self, order: Order, now: datetime, anchor: DailyAnchor | None) -> RiskSnapshot:
         """What a check of `order` reads at `now`, with the day's anchor as rolled for it."""
-        limits, allowed, switches = self.limits, self.allowed, self.switches
+        allowed, switches = self.allowed, self.switches
         allowed.forget_before(now)
+        orders_in_rate_window, executions_in_window, duplicate_of = allowed.throttle_figures(
+            order,
+            now - self._rate_window,
+            now - self._execution_window,
+            now - self._duplicate_window,
+        )
         return RiskSnapshot(
             now=now,
             kill_switch=switches.kill_switch,
@@ -169,36 +224,38 @@ class RiskMemory:
             disabled_strategies=frozenset(switches.disabled_strategies),
             daily_anchor=anchor,
             reservations=self.reservations(),
-            orders_in_rate_window=allowed.count_since(
-                now - timedelta(seconds=limits.order_rate_window_seconds)
-            ),
-            executions_in_window=allowed.count_pair_since(
-                now - timedelta(seconds=limits.execution_window_seconds),
-                order.strategy,
-                order.instrument.symbol,
-            ),
-            duplicate_of=allowed.duplicate_of(
-                order, now - timedelta(seconds=limits.duplicate_window_seconds)
-            ),
+            orders_in_rate_window=orders_in_rate_window,
+            executions_in_window=executions_in_window,
+            duplicate_of=duplicate_of,
         )
 
     def reservations(self) -> tuple[Reservation, ...]:
-        return tuple(held.reservation for held in self.held.values())
+        """The open reservations, oldest first; the same tuple until one changes."""
+        reservations = self._reservations
+        if reservations is None:
+            reservations = tuple([held.reservation for held in self._held.values()])
+            self._reservations = reservations
+        return reservations
 
     def reserve(self, reservation: Reservation, quantity: Decimal) -> None:
-        self.held[reservation.client_order_id] = Held(reservation, quantity)
+        self._held[reservation.client_order_id] = Held(reservation, quantity)
+        self._reservations = None
 
     def fill(self, client_order_id: str, filled: Decimal) -> Decimal | None:
         """Shrink the reservation to what is unfilled; returns what remains, None if not held."""
-        held = self.held.get(client_order_id)
+        held = self._held.get(client_order_id)
         if held is None:
             return None
         remaining = max(min(held.reservation.remaining, held.quantity - filled), ZERO)
         if remaining > 0:
             held.reservation = replace(held.reservation, remaining=remaining)
         else:
-            del self.held[client_order_id]
+            del self._held[client_order_id]
+        self._reservations = None
         return remaining
 
     def release(self, client_order_id: str) -> bool:
-        return self.held.pop(client_order_id, None) is not None
+        released = self._held.pop(client_order_id, None) is not None
+        if released:
+            self._reservations = None
+        return released

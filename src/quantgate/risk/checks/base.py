@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from quantgate.core.enums import OrderType, Side
@@ -14,14 +15,23 @@ from quantgate.risk.config import RiskLimits
 from quantgate.risk.context import Quote, RiskContext
 from quantgate.risk.decision import Denial, RiskSnapshot
 
+# Keys of `CheckInput.memo`; _ABSENT tells "not worked out yet" from a memoised None.
+_FRESH_QUOTE = "fresh_quote"
+_ORDER_PRICE = "order_price"
+_ORDER_NOTIONAL = "order_notional"
+_ABSENT: Any = object()
 
-@dataclass(frozen=True, slots=True)
+
+# Not frozen: one is built for every order and its memo is mutable anyway; a frozen
+# dataclass's __init__ costs three times as much.
+@dataclass(slots=True)
 class CheckInput:
     order: Order
     context: RiskContext
     snapshot: RiskSnapshot
     limits: RiskLimits
-    # Figures several checks derive from the same inputs (quote, price, exposures), once.
+    # Figures several checks derive from the same inputs (quote, price, notional, the valued
+    # books), worked out once per order.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -30,28 +40,25 @@ class CheckInput:
 
     def fresh_quote(self) -> Quote | None:
         """The symbol's quote if it is usable and young enough to judge a price by."""
-        memo = self.memo
-        if "fresh_quote" not in memo:
-            memo["fresh_quote"] = self._fresh_quote()
-        quote: Quote | None = memo["fresh_quote"]
+        quote: Quote | None = self.memo.get(_FRESH_QUOTE, _ABSENT)
+        if quote is _ABSENT:
+            quote = self.memo[_FRESH_QUOTE] = self._fresh_quote()
         return quote
 
     def _fresh_quote(self) -> Quote | None:
         quote = self.context.quotes.get(self.symbol)
         if quote is None or not quote.usable:
             return None
-        age = self.snapshot.now - quote.at
-        if age > timedelta(seconds=self.limits.max_reference_age_seconds):
+        if self.snapshot.now - quote.at > seconds_delta(self.limits.max_reference_age_seconds):
             return None
         return quote
 
     def order_price(self) -> Decimal | None:
         """The price the order would trade at: its own limit or stop, else the side of the
         book a market order takes. None when a market order has no fresh reference."""
-        memo = self.memo
-        if "order_price" not in memo:
-            memo["order_price"] = self._order_price()
-        price: Decimal | None = memo["order_price"]
+        price: Decimal | None = self.memo.get(_ORDER_PRICE, _ABSENT)
+        if price is _ABSENT:
+            price = self.memo[_ORDER_PRICE] = self._order_price()
         return price
 
     def _order_price(self) -> Decimal | None:
@@ -65,5 +72,38 @@ class CheckInput:
             return None
         return quote.ask if order.side is Side.BUY else quote.bid
 
+    def order_notional(self) -> Decimal | None:
+        """Quantity times `order_price()`; None without a price."""
+        notional: Decimal | None = self.memo.get(_ORDER_NOTIONAL, _ABSENT)
+        if notional is _ABSENT:
+            price = self.order_price()
+            notional = None if price is None else self.order.quantity * price
+            self.memo[_ORDER_NOTIONAL] = notional
+        return notional
+
 
 Check = Callable[[CheckInput], Denial | None]
+
+
+def own_prices(order: Order) -> tuple[tuple[str, Decimal], ...]:
+    """The order's own prices by field name, the limit price first; a market order has none."""
+    limit_price, stop_price = order.limit_price, order.stop_price
+    if limit_price is None:
+        return () if stop_price is None else (("stop_price", stop_price),)
+    if stop_price is None:
+        return (("limit_price", limit_price),)
+    return (("limit_price", limit_price), ("stop_price", stop_price))
+
+
+# The limits are floats fixed for a gate's life; converting them for every order showed in
+# profiles. `typed`: 1 and 1.0 are one key otherwise, yet their reprs differ.
+@lru_cache(maxsize=64, typed=True)
+def float_decimal(value: float) -> Decimal:
+    """A float limit as the Decimal it was written as (shortest repr)."""
+    return Decimal(repr(value))
+
+
+@lru_cache(maxsize=64, typed=True)
+def seconds_delta(value: float) -> timedelta:
+    """A float limit in seconds as a timedelta."""
+    return timedelta(seconds=value)

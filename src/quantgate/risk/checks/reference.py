@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from quantgate.core.enums import DenyReason
-from quantgate.risk.checks.base import CheckInput
+from quantgate.risk.checks.base import CheckInput, float_decimal, own_prices
 from quantgate.risk.context import BPS
 from quantgate.risk.decision import Denial
 
@@ -29,23 +27,24 @@ def spread_tight(inputs: CheckInput) -> Denial | None:
     quote = inputs.fresh_quote()
     if quote is None:
         return None
-    limit = Decimal(repr(inputs.limits.max_spread_bps))
-    if quote.spread_bps > limit:
-        detail = {"spread_bps": f"{quote.spread_bps:.4f}", "limit_bps": str(limit)}
+    limit = float_decimal(inputs.limits.max_spread_bps)
+    spread_bps = quote.spread_bps
+    if spread_bps > limit:
+        detail = {"spread_bps": f"{spread_bps:.4f}", "limit_bps": str(limit)}
         return Denial(DenyReason.SPREAD_TOO_WIDE, detail)
     return None
 
 
 def within_collar(inputs: CheckInput) -> Denial | None:
+    prices = own_prices(inputs.order)
+    if not prices:  # a market order takes the book: there is no price of its own to collar
+        return None
     quote = inputs.fresh_quote()
     if quote is None:
         return None
-    collar = Decimal(repr(inputs.limits.price_collar_bps))
+    collar = float_decimal(inputs.limits.price_collar_bps)
     mid = quote.mid
-    order = inputs.order
-    for name, price in (("limit_price", order.limit_price), ("stop_price", order.stop_price)):
-        if price is None:
-            continue
+    for name, price in prices:
         distance = abs(price - mid) / mid * BPS
         if distance > collar:
             detail = {

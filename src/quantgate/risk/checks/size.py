@@ -16,15 +16,12 @@ def order_quantity(inputs: CheckInput) -> Denial | None:
 
 
 def order_notional(inputs: CheckInput) -> Denial | None:
-    price = inputs.order_price()
-    if price is None:  # unreachable after reference_fresh; kept so this check stands alone
+    notional = inputs.order_notional()
+    if notional is None:  # unreachable after reference_fresh; kept so this check stands alone
         return None
-    notional = inputs.order.quantity * price
-    if notional > inputs.limits.max_order_notional:
-        detail = {
-            "notional": str(notional),
-            "price": str(price),
-            "limit": str(inputs.limits.max_order_notional),
-        }
+    limit = inputs.limits.max_order_notional
+    if notional > limit:
+        price = inputs.order_price()
+        detail = {"notional": str(notional), "price": str(price), "limit": str(limit)}
         return Denial(DenyReason.MAX_ORDER_NOTIONAL, detail)
     return None

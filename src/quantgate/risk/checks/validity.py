@@ -5,19 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from quantgate.core.enums import DenyReason
-from quantgate.risk.checks.base import CheckInput
+from quantgate.risk.checks.base import CheckInput, own_prices
 from quantgate.risk.decision import Denial
 
 
 def _positive_finite(value: Decimal) -> bool:
     # is_finite first: comparing a NaN Decimal raises instead of returning False.
     return value.is_finite() and value > 0
-
-
-def _own_prices(inputs: CheckInput) -> dict[str, Decimal]:
-    order = inputs.order
-    prices = {"limit_price": order.limit_price, "stop_price": order.stop_price}
-    return {name: price for name, price in prices.items() if price is not None}
 
 
 def quantity_valid(inputs: CheckInput) -> Denial | None:
@@ -28,7 +22,7 @@ def quantity_valid(inputs: CheckInput) -> Denial | None:
 
 
 def prices_valid(inputs: CheckInput) -> Denial | None:
-    for name, price in _own_prices(inputs).items():
+    for name, price in own_prices(inputs.order):
         if not _positive_finite(price):
             return Denial(DenyReason.INVALID_PRICE, {name: str(price)})
     return None
@@ -44,7 +38,7 @@ def on_lot(inputs: CheckInput) -> Denial | None:
 
 def on_tick(inputs: CheckInput) -> Denial | None:
     instrument = inputs.order.instrument
-    for name, price in _own_prices(inputs).items():
+    for name, price in own_prices(inputs.order):
         if not instrument.is_on_tick(price):
             return Denial(
                 DenyReason.TICK_SIZE, {name: str(price), "tick_size": str(instrument.tick_size)}
