@@ -156,7 +156,7 @@ def restore_loop_state(loop: TradingLoop, state: Mapping[str, Any]) -> None:
             for symbol, row in state["last_bars"].items()
         }
         loop.closes = {symbol: bar.close for symbol, bar in loop.last_bars.items()}
-        loop._exact_closes.clear()
+        loop._closes_moved()
         loop.open_orders = {}  # re-read from the database when the loop starts
         loop.targets = {symbol: Decimal(q) for symbol, q in state["targets"].items()}
         loop.stats = LoopStats.from_json(state["stats"])

@@ -2,7 +2,8 @@
 
 `FrameBarFeed` holds the bars as column arrays sorted by (available_at, symbol)
 and builds `Bar` objects one event at a time, so memory stays flat and the
-per-bar cost is a handful of slot writes. `LakeBarFeed` reads `bars_1h` for a
+per-bar cost is a handful of slot writes (where each event's rows start is
+found once, when the feed is made). `LakeBarFeed` reads `bars_1h` for a
 set of symbols and a window, picks one source per symbol (by default the one
 with the most bars in the window) and records the sha256 of every partition it
 read. `QueueFeed` is the paper/live feed: a source thread puts events in, the
@@ -12,6 +13,7 @@ engine takes them out in arrival order.
 from __future__ import annotations
 
 import queue
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,20 +38,6 @@ _BAR_SLOTS = tuple(Bar.__dict__[name].__set__ for name in BAR_COLUMNS)
 def _micros(moment: datetime) -> int:
     delta = ensure_utc(moment) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-class _Times:
-    """Epoch microseconds to UTC datetimes, each distinct value built once."""
-
-    def __init__(self) -> None:
-        self._cache: dict[int, datetime] = {}
-
-    def __call__(self, micros: int) -> datetime:
-        moment = self._cache.get(micros)
-        if moment is None:
-            moment = _EPOCH + timedelta(microseconds=micros)
-            self._cache[micros] = moment
-        return moment
 
 
 class FrameBarFeed(MarketFeed):
@@ -81,6 +69,12 @@ class FrameBarFeed(MarketFeed):
         self._ts = frame["ts"].dt.epoch("us").to_numpy()
         self._available = frame["available_at"].dt.epoch("us").to_numpy()
         self._prices = [frame[c].cast(pl.Float64).to_list() for c in BAR_COLUMNS[3:]]
+        # Row index where each event (one available_at) starts, then the row count; and
+        # each event's time in epoch microseconds.
+        available = self._available
+        starts = (np.flatnonzero(available[1:] != available[:-1]) + 1).tolist()
+        self._event_rows: list[int] = [0, *starts, len(available)] if len(available) else [0]
+        self._event_micros: list[int] = available[self._event_rows[:-1]].tolist()
         self._predictions = sorted(predictions, key=lambda p: (p.asof, p.symbol))
         self._description = description or {}
 
@@ -124,34 +118,37 @@ class FrameBarFeed(MarketFeed):
         return len(bar_times | prediction_times)
 
     def events(self, after: datetime | None = None) -> Iterator[MarketEvent]:
-        available = self._available
-        count = len(available)
-        index = 0 if after is None else self.bars_before(after)
+        event_rows, event_micros = self._event_rows, self._event_micros
+        event_total = len(event_micros)
+        # The first event after `after`: events start where available_at changes, and
+        # bars_before counts whole events.
+        event = 0 if after is None else bisect_left(event_rows, self.bars_before(after))
         predictions = self._predictions
         p_index = 0
         if after is not None:
             while p_index < len(predictions) and predictions[p_index].asof <= after:
                 p_index += 1
-        times = _Times()
         symbols, stamps = self._sym, self._ts
         opens, highs, lows, closes, volumes = self._prices
         s_sym, s_ts, s_av, s_open, s_high, s_low, s_close, s_volume = _BAR_SLOTS
         new = object.__new__
-        while index < count or p_index < len(predictions):
-            bar_at = int(available[index]) if index < count else None
+        epoch = _EPOCH
+        # Bars of one event nearly always share their open time: build it once.
+        last_stamp, last_moment = -1, epoch
+        while event < event_total or p_index < len(predictions):
+            bar_at = epoch + timedelta(0, 0, event_micros[event]) if event < event_total else None
             next_prediction = predictions[p_index] if p_index < len(predictions) else None
-            if bar_at is not None and (
-                next_prediction is None or times(bar_at) <= next_prediction.asof
-            ):
-                at = times(bar_at)
-                end = index
-                while end < count and available[end] == bar_at:
-                    end += 1
+            if bar_at is not None and (next_prediction is None or bar_at <= next_prediction.asof):
+                at = bar_at
+                start, end = event_rows[event], event_rows[event + 1]
+                event += 1
                 bars = []
-                for row in range(index, end):
+                for row, stamp in enumerate(stamps[start:end].tolist(), start):
+                    if stamp != last_stamp:
+                        last_stamp, last_moment = stamp, epoch + timedelta(0, 0, stamp)
                     bar = new(Bar)
                     s_sym(bar, symbols[row])
-                    s_ts(bar, times(int(stamps[row])))
+                    s_ts(bar, last_moment)
                     s_av(bar, at)
                     s_open(bar, opens[row])
                     s_high(bar, highs[row])
@@ -159,7 +156,6 @@ class FrameBarFeed(MarketFeed):
                     s_close(bar, closes[row])
                     s_volume(bar, volumes[row])
                     bars.append(bar)
-                index = end
             else:
                 assert next_prediction is not None
                 at = next_prediction.asof

@@ -204,8 +204,16 @@ class TradingLoop:
 
         self.last_bars: dict[str, Bar] = {}
         self.closes: dict[str, float] = {}
-        # The closes as Decimal, converted once per event when an order needs them.
+        # What orders need of the market, worked out once per event (when first needed) and
+        # forgotten when the closes move (`_closes_moved`): the closes as Decimal, each
+        # symbol's MarketContext and modelled quoted spread, and the exact equity (with the
+        # book it was marked for).
         self._exact_closes: dict[str, Decimal] = {}
+        self._markets: dict[str, MarketContext] = {}
+        self._spreads: dict[str, Decimal] = {}
+        self._exact_equity: tuple[PortfolioState, int, Decimal] | None = None
+        self._capital_fraction = Decimal(repr(self.config.capital_fraction))
+        self._min_trade_weight = Decimal(repr(self.config.min_trade_weight))
         self.curve = EquityCurve()
         self.stats = LoopStats()
         self.cursor: datetime | None = None
@@ -269,32 +277,35 @@ class TradingLoop:
             )
         advance_clock(self.clock, at)
         bars = event.bars
-        on_bar = self.broker.on_bar
-        last_bars, closes = self.last_bars, self.closes
-        windows, history = self.history.by_symbol, self.history
+        self.broker.on_bars(bars)
+        last_bars, closes, windows = self.last_bars, self.closes, self.history.by_symbol
         for bar in bars:
-            on_bar(bar)
             symbol, close = bar.symbol, bar.close
             last_bars[symbol] = bar
             closes[symbol] = close
             window = windows.get(symbol)
             if window is None:
-                window = history.series(symbol)
+                window = self.history.series(symbol)
             window.append(close)
-        self._exact_closes.clear()
+        self._closes_moved()
         if self.open_orders or self.config.reconcile_when_idle:
             self._reconcile(at)
         state = self.state
-        equity = state.equity_float(closes)
+        fills_marked = state.fill_count
+        equity, gross = state.marks_float(closes)
         self._watch_daily_loss(at, equity)
 
-        signals: list[Signal] = []
         strategies = self.strategies
-        for bar in bars:
-            for strategy in strategies:
-                emitted = strategy.on_bar(bar)
-                if emitted:
-                    signals.extend(emitted)
+        if len(strategies) == 1:
+            signals = strategies[0].on_bars(bars)
+        else:
+            # Bar by bar, each strategy in turn: the order the signals are booked in.
+            signals = []
+            for bar in bars:
+                for strategy in strategies:
+                    emitted = strategy.on_bar(bar)
+                    if emitted:
+                        signals.extend(emitted)
         for prediction in event.predictions:
             for strategy in strategies:
                 emitted = strategy.on_prediction(prediction)
@@ -310,7 +321,15 @@ class TradingLoop:
         stats = self.stats
         stats.events += 1
         stats.bars += len(bars)
-        self.curve.append(at, equity, state.cash_float, state.gross_float(closes))
+        if self.state is not state or state.fill_count != fills_marked:
+            # Booked after the marking above (none is today: orders fill in later bars).
+            state = self.state
+            gross = state.gross_float(closes)
+        curve = self.curve
+        curve.at.append(at)
+        curve.equity.append(equity)
+        curve.cash.append(state.cash_float)
+        curve.gross.append(gross)
         self.cursor = at
 
     # -- fills -----------------------------------------------------------------------------
@@ -352,6 +371,12 @@ class TradingLoop:
 
     # -- risk ------------------------------------------------------------------------------
 
+    def _closes_moved(self) -> None:
+        self._exact_closes.clear()
+        self._markets.clear()
+        self._spreads.clear()
+        self._exact_equity = None
+
     def _exact_close(self, symbol: str) -> Decimal:
         exact = self._exact_closes.get(symbol)
         if exact is None:
@@ -362,7 +387,13 @@ class TradingLoop:
         return {s: self._exact_close(s) for s in symbols}
 
     def exact_equity(self) -> Decimal:
-        return self.state.equity(self._marks(self.state.held()))
+        state, known = self.state, self._exact_equity
+        # The same closes (cleared when they move) and the same book (no fill since).
+        if known is not None and known[0] is state and known[1] == state.fill_count:
+            return known[2]
+        equity = state.equity(self._marks(state.held()))
+        self._exact_equity = (state, state.fill_count, equity)
+        return equity
 
     def _watch_daily_loss(self, at: datetime, equity: float) -> None:
         day = at.date()
@@ -421,8 +452,12 @@ class TradingLoop:
         """The modelled quoted spread for bars (which carry none): twice the half-spread."""
         if not isinstance(self.cost_model, StandardCostModel):
             return ZERO
-        market = MarketContext(self.broker.venue, volatility=self.volatility(symbol))
-        return Decimal(f"{2 * self.cost_model.half_spread_bps(market):.6f}")
+        spread = self._spreads.get(symbol)
+        if spread is None:
+            # The half-spread reads the volatility only, as the event's MarketContext has it.
+            half = self.cost_model.half_spread_bps(self._market(symbol))
+            spread = self._spreads[symbol] = Decimal(f"{2 * half:.6f}")
+        return spread
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -440,20 +475,21 @@ class TradingLoop:
             self.stats.last_fallback_reason = result.fallback_reason
         horizons = _horizons(active, signals)
         equity = self.exact_equity()
-        fraction = Decimal(repr(self.config.capital_fraction))
-        floor = Decimal(repr(self.config.min_trade_weight)) * equity
-        symbols = sorted(set(result.target_weights) | set(self.state.held()) | set(self.pending))
-        for symbol in symbols:
-            bar = self.last_bars.get(symbol)
-            instrument = self.instruments.get(symbol)
-            if bar is None or instrument is None:
+        fraction = self._capital_fraction
+        floor = self._min_trade_weight * equity
+        weights, held, pending = result.target_weights, self.state.held(), self.pending
+        last_bars, instruments = self.last_bars, self.instruments
+        for symbol in sorted({*weights, *held, *pending}):
+            instrument = instruments.get(symbol)
+            if symbol not in last_bars or instrument is None:
                 continue
             price = self._exact_close(symbol)
-            weight = Decimal(repr(result.target_weights.get(symbol, 0.0)))
+            weight = Decimal(repr(weights.get(symbol, 0.0)))
             target = _toward_zero(equity * weight * fraction / price, instrument.lot_size)
+            # The position itself, not `held`: a flat one keeps its exponent (0.000).
             current = self.state.quantity(symbol)
             self.targets[symbol] = target
-            if target == current and symbol not in self.pending:
+            if target == current and symbol not in pending:
                 continue
             if target != 0 and abs(target - current) * price < floor:
                 continue
@@ -473,7 +509,8 @@ class TradingLoop:
 
     def _plan(self, intent: ExecutionIntent, market: MarketContext) -> None:
         symbol = intent.instrument.symbol
-        if any(order.symbol == symbol for order in self.open_orders.values()):
+        open_orders = self.open_orders
+        if open_orders and any(order.symbol == symbol for order in open_orders.values()):
             # A new target replaces the old one: what is still working toward it goes.
             began = perf_counter()
             self.gateway.cancel_open(strategy=intent.strategy, symbol=symbol)
@@ -488,13 +525,15 @@ class TradingLoop:
             self.pending.pop(symbol, None)
 
     def _market(self, symbol: str) -> MarketContext:
-        bar = self.last_bars[symbol]
-        return MarketContext(
-            venue=self.broker.venue,
-            mid=self._exact_close(symbol),
-            bar_volume=price_decimal(bar.volume),
-            volatility=self.volatility(symbol),
-        )
+        market = self._markets.get(symbol)
+        if market is None:
+            market = self._markets[symbol] = MarketContext(
+                venue=self.broker.venue,
+                mid=self._exact_close(symbol),
+                bar_volume=price_decimal(self.last_bars[symbol].volume),
+                volatility=self.volatility(symbol),
+            )
+        return market
 
     def _release(self, at: datetime) -> None:
         due = sorted(self.schedule.due(at), key=self._submission_order)

@@ -32,29 +32,38 @@ class PortfolioState:
         self.traded_notional = ZERO
         self.fill_count = 0
         self._cash_f = float(cash)
+        # Non-zero positions by symbol, in symbol order, kept up to date by `apply`.
+        self._held: dict[str, Decimal] = {}
         self._held_f: dict[str, float] = {}
 
     # -- fills -----------------------------------------------------------------------------
 
     def apply(self, fill: Fill) -> Position:
         """Book one fill; returns the symbol's position after it."""
-        before = self.positions.get(fill.symbol) or Position(fill.symbol)
+        symbol = fill.symbol
+        before = self.positions.get(symbol) or Position(symbol)
         after = before.apply(fill)
         notional = fill.quantity * fill.price
         self.cash -= fill.side.sign * notional + fill.fee
         self.fees += fill.fee
         self.traded_notional += notional
         self.fill_count += 1
-        self.positions[fill.symbol] = after
+        self.positions[symbol] = after
         self._cash_f = float(self.cash)
-        held = dict(self._held_f)
-        if after.quantity == 0:
-            held.pop(fill.symbol, None)
+        quantity = after.quantity
+        if quantity == 0:
+            self._held.pop(symbol, None)
+            self._held_f.pop(symbol, None)
+        elif symbol in self._held:
+            self._held[symbol] = quantity
+            self._held_f[symbol] = float(quantity)
         else:
-            held[fill.symbol] = float(after.quantity)
-        # Symbol order, always: float sums then do not depend on the order of past fills
-        # (a restored book must mark to exactly the same equity as the original).
-        self._held_f = dict(sorted(held.items()))
+            self._held[symbol] = quantity
+            self._held_f[symbol] = float(quantity)
+            # Symbol order, always: float sums then do not depend on the order of past fills
+            # (a restored book must mark to exactly the same equity as the original).
+            self._held = dict(sorted(self._held.items()))
+            self._held_f = dict(sorted(self._held_f.items()))
         return after
 
     # -- reading ---------------------------------------------------------------------------
@@ -65,7 +74,7 @@ class PortfolioState:
 
     def held(self) -> dict[str, Decimal]:
         """Non-zero positions, by symbol."""
-        return {s: p.quantity for s, p in sorted(self.positions.items()) if p.quantity != 0}
+        return dict(self._held)
 
     @property
     def cash_float(self) -> float:
@@ -79,9 +88,8 @@ class PortfolioState:
         """Cash plus every position at its mark (exact)."""
         total = self.cash
         # In symbol order: Decimal sums round at 28 digits, so the order is part of the result.
-        for symbol, position in sorted(self.positions.items()):
-            if position.quantity != 0:
-                total += position.quantity * marks[symbol]
+        for symbol, quantity in self._held.items():
+            total += quantity * marks[symbol]
         return total
 
     def equity_float(self, closes: Mapping[str, float]) -> float:
@@ -93,6 +101,17 @@ class PortfolioState:
 
     def gross_float(self, closes: Mapping[str, float]) -> float:
         return sum(abs(q) * closes[s] for s, q in self._held_f.items())
+
+    def marks_float(self, closes: Mapping[str, float]) -> tuple[float, float]:
+        """`equity_float(closes)` and `gross_float(closes)` in one pass: the same sums,
+        term by term (sum() adds floats one by one from 0)."""
+        equity = self._cash_f
+        gross: float = 0  # not 0.0: an empty sum() is the int 0
+        for symbol, quantity in self._held_f.items():
+            close = closes[symbol]
+            equity += quantity * close
+            gross += abs(quantity) * close
+        return equity, gross
 
     def realized_pnl(self) -> Decimal:
         """Realised PnL net of fees, summed over symbols."""
@@ -134,7 +153,6 @@ class PortfolioState:
             for symbol, entry in state["positions"].items()
         }
         book._cash_f = float(book.cash)
-        book._held_f = {
-            s: float(p.quantity) for s, p in sorted(book.positions.items()) if p.quantity != 0
-        }
+        book._held = {s: p.quantity for s, p in sorted(book.positions.items()) if p.quantity != 0}
+        book._held_f = {s: float(q) for s, q in book._held.items()}
         return book

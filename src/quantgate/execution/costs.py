@@ -25,6 +25,10 @@ class Liquidity(StrEnum):
     TAKER = "taker"  # crosses the spread and moves the price
 
 
+# An estimate's inputs by identity: ids of quantity, price and market, then side, liquidity.
+_Key = tuple[int, int, int, Side, Liquidity]
+
+
 @dataclass(frozen=True, slots=True)
 class MarketContext:
     """What is known about the market when a cost is estimated.
@@ -77,6 +81,9 @@ def price_after_costs(price: Decimal, side: Side, bps: float) -> Decimal:
     return price * (1 + side.sign * bps_to_decimal(bps) / BPS)
 
 
+_RECENT_ESTIMATES = 64
+
+
 class CostModel(ABC):
     """Estimates what trading `quantity` at `price` costs; implementations differ in how."""
 
@@ -92,14 +99,43 @@ class CostModel(ABC):
     ) -> CostBreakdown:
         """The cost of one order or fill of `quantity` at reference `price`."""
 
+    def price_and_fee_bps(
+        self,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal,
+        market: MarketContext,
+        *,
+        liquidity: Liquidity = Liquidity.TAKER,
+    ) -> tuple[float, Decimal]:
+        """`estimate(...)`'s price_bps and fee_bps: what a fill pays through its price
+        (spread and impact) and in fees, for callers that need nothing else."""
+        costs = self.estimate(side, quantity, price, market, liquidity=liquidity)
+        return costs.price_bps, costs.fee_bps
+
 
 class StandardCostModel(CostModel):
     """Venue-tier fees, a half-spread, and square-root market impact by participation."""
 
     def __init__(self, config: CostModelConfig | None = None) -> None:
         self.config = config or CostModelConfig()
+        # What was worked out from `_known_config` (frozen, but the attribute could be given
+        # another one): each venue's fee rate, and the latest estimates by the identity of
+        # their immutable inputs (the policy costs a child and the gateway costs it again
+        # with the very same objects).
+        self._known_config = self.config
+        self._rates: dict[str, FeeRate] = {}
+        self._recent: dict[_Key, tuple[Decimal, Decimal, MarketContext, CostBreakdown]] = {}
+
+    def _forget_if_reconfigured(self) -> None:
+        if self._known_config is not self.config:
+            self._known_config, self._rates, self._recent = self.config, {}, {}
 
     def fee_rate(self, venue: str) -> FeeRate:
+        self._forget_if_reconfigured()
+        rate = self._rates.get(venue)
+        if rate is not None:
+            return rate
         fees = self.config.venues.get(venue)
         if fees is None:
             raise ConfigurationError(
@@ -107,7 +143,8 @@ class StandardCostModel(CostModel):
                 field="costs.venues",
                 fix=f"add a [costs.venues.{venue}] table with its tier and maker/taker bps",
             )
-        return fees.tiers[fees.tier]
+        rate = self._rates[venue] = fees.tiers[fees.tier]
+        return rate
 
     def half_spread_bps(self, market: MarketContext) -> float:
         if market.quoted_spread_bps is not None and math.isfinite(market.quoted_spread_bps):
@@ -124,6 +161,10 @@ class StandardCostModel(CostModel):
         impact = self.config.impact_coefficient * self._sigma(market) * math.sqrt(participation)
         return min(impact * 10_000, self.config.max_impact_bps)
 
+    def _price_bps(self, quantity: Decimal, market: MarketContext) -> tuple[float, float]:
+        """A taker's half-spread and impact, each rounded to 1e-6 bps."""
+        return round(self.half_spread_bps(market), 6), round(self.impact_bps(quantity, market), 6)
+
     def estimate(
         self,
         side: Side,
@@ -133,23 +174,50 @@ class StandardCostModel(CostModel):
         *,
         liquidity: Liquidity = Liquidity.TAKER,
     ) -> CostBreakdown:
+        self._forget_if_reconfigured()
+        key = (id(quantity), id(price), id(market), side, liquidity)
+        recent = self._recent.get(key)
+        if (
+            recent is not None
+            and recent[0] is quantity
+            and recent[1] is price
+            and recent[2] is market
+        ):
+            return recent[3]
         if not (quantity.is_finite() and price.is_finite()) or quantity < 0 or price <= 0:
             raise ProgrammerError(f"cannot cost {quantity} at {price}")
         rate = self.fee_rate(market.venue)
-        fee_bps = rate.maker_bps if liquidity is Liquidity.MAKER else rate.taker_bps
         notional = quantity * price
         if liquidity is Liquidity.MAKER:
-            half_spread, impact = 0.0, 0.0
+            fee_bps, half_spread, impact = rate.maker_bps, 0.0, 0.0
         else:
-            half_spread = round(self.half_spread_bps(market), 6)
-            impact = round(self.impact_bps(quantity, market), 6)
-        return CostBreakdown(
-            notional=notional,
-            fee_bps=fee_bps,
-            fee=notional * fee_bps / BPS,
-            half_spread_bps=half_spread,
-            impact_bps=impact,
-        )
+            fee_bps = rate.taker_bps
+            half_spread, impact = self._price_bps(quantity, market)
+        breakdown = CostBreakdown(notional, fee_bps, notional * fee_bps / BPS, half_spread, impact)
+        if len(self._recent) >= _RECENT_ESTIMATES:
+            self._recent.clear()
+        # Keeping the inputs alive keeps their ids from being reused while the entry lives.
+        self._recent[key] = (quantity, price, market, breakdown)
+        return breakdown
+
+    def price_and_fee_bps(
+        self,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal,
+        market: MarketContext,
+        *,
+        liquidity: Liquidity = Liquidity.TAKER,
+    ) -> tuple[float, Decimal]:
+        # estimate() without the money figures (and without remembering the inputs).
+        self._forget_if_reconfigured()
+        if not (quantity.is_finite() and price.is_finite()) or quantity < 0 or price <= 0:
+            raise ProgrammerError(f"cannot cost {quantity} at {price}")
+        rate = self.fee_rate(market.venue)
+        if liquidity is Liquidity.MAKER:
+            return 0.0, rate.maker_bps  # makers pay no spread or impact: 0.0 + 0.0
+        half_spread, impact = self._price_bps(quantity, market)
+        return half_spread + impact, rate.taker_bps
 
     def _sigma(self, market: MarketContext) -> float:
         sigma = market.volatility

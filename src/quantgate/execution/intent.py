@@ -8,9 +8,10 @@ retry therefore yields the same ids, and the outbox refuses to send an id twice.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from quantgate.core.clock import ensure_utc
 from quantgate.core.enums import Horizon, Mode, Side
@@ -29,6 +30,12 @@ def _canonical_decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+@lru_cache(maxsize=64)
+def _time_text(moment: datetime) -> str:
+    # Every intent of one decision shares its time; isoformat is the costly part of the id.
+    return moment.isoformat()
+
+
 def derive_client_order_id(
     *,
     scope: str,
@@ -39,7 +46,8 @@ def derive_client_order_id(
     decision_time: datetime,
     slice_index: int,
 ) -> str:
-    decision_time = ensure_utc(decision_time, name="decision_time")
+    if decision_time.tzinfo is not UTC:  # (ensure_utc returns a UTC time as it is)
+        decision_time = ensure_utc(decision_time, name="decision_time")
     material = "|".join(
         (
             scope,
@@ -47,7 +55,7 @@ def derive_client_order_id(
             symbol,
             side.value,
             _canonical_decimal(target_quantity),
-            decision_time.isoformat(),
+            _time_text(decision_time),
             str(slice_index),
         )
     )
@@ -72,24 +80,27 @@ class ExecutionIntent:
     decision_price: Decimal
     horizon: Horizon
     mode: Mode
+    # target - current, and the side that trades it; worked out once (planning reads them
+    # for every child, its id and its cost).
+    delta: Decimal = field(init=False, repr=False, compare=False)
+    side: Side = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "decision_time", ensure_utc(self.decision_time))
-        for name in ("current_quantity", "target_quantity", "decision_price"):
-            if not getattr(self, name).is_finite():
+        for name, value in (
+            ("current_quantity", self.current_quantity),
+            ("target_quantity", self.target_quantity),
+            ("decision_price", self.decision_price),
+        ):
+            if not value.is_finite():
                 raise ProgrammerError(
                     f"{self.strategy}/{self.instrument.symbol}: {name} not finite"
                 )
         if self.decision_price <= 0:
             raise ProgrammerError(f"{self.strategy}: decision_price must be positive")
-
-    @property
-    def delta(self) -> Decimal:
-        return self.target_quantity - self.current_quantity
-
-    @property
-    def side(self) -> Side:
-        return Side.BUY if self.delta > 0 else Side.SELL
+        delta = self.target_quantity - self.current_quantity
+        object.__setattr__(self, "delta", delta)
+        object.__setattr__(self, "side", Side.BUY if delta > 0 else Side.SELL)
 
     def client_order_id(self, slice_index: int) -> str:
         return derive_client_order_id(

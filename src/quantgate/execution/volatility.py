@@ -3,7 +3,24 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+
+class _HasClose(Protocol):
+    """A bar as far as volatility goes."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def close(self) -> float: ...
+
+
+class _Close(NamedTuple):
+    symbol: str
+    close: float
 
 
 @dataclass(slots=True)
@@ -29,14 +46,25 @@ class VolatilityTracker:
         return math.sqrt(state.variance)
 
     def update(self, symbol: str, close: float) -> None:
-        state = self._states.setdefault(symbol, _SymbolState())
-        if not (math.isfinite(close) and close > 0):
-            return
-        if state.last_close is not None:
-            squared = math.log(close / state.last_close) ** 2
-            if state.observations == 0:
-                state.variance = squared
-            else:
-                state.variance += self._alpha * (squared - state.variance)
-            state.observations += 1
-        state.last_close = close
+        self.update_bars((_Close(symbol, close),))
+
+    def update_bars(self, bars: Iterable[_HasClose]) -> None:
+        """`update(bar.symbol, bar.close)` for each bar in turn."""
+        states, alpha, log, inf = self._states, self._alpha, math.log, math.inf
+        for bar in bars:
+            symbol, close = bar.symbol, bar.close
+            state = states.get(symbol)
+            if state is None:
+                state = states[symbol] = _SymbolState()
+            # Positive and finite (NaN fails every comparison).
+            if not 0.0 < close < inf:
+                continue
+            last = state.last_close
+            if last is not None:
+                squared = log(close / last) ** 2
+                if state.observations == 0:
+                    state.variance = squared
+                else:
+                    state.variance += alpha * (squared - state.variance)
+                state.observations += 1
+            state.last_close = close

@@ -12,7 +12,6 @@ from sqlalchemy.types import TypeDecorator
 
 from quantgate.core.errors import ProgrammerError
 
-
 _MEMO_SIZE = 4096
 _UTC_TEXT: dict[datetime, str] = {}
 

@@ -1,6 +1,7 @@
 """The Strategy interface the one engine drives.
 
-Per bar and per symbol, in time order, the engine calls `on_bar(bar)`; per model
+Per bar and per symbol, in time order, the engine calls `on_bar(bar)` (through
+`on_bars`, one call for the bars of one event); per model
 output, `on_prediction(prediction)`; per fill of an order the strategy caused,
 `on_fill(fill)`. The first two return signals (targets, see core.signals). The
 engine fills orders on the *next* bar, so a signal may use everything up to and
@@ -15,6 +16,7 @@ instance built from the same config continues exactly where the original was.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
@@ -62,6 +64,9 @@ class Strategy(ABC, Generic[ConfigT]):
     def __init__(self, config: ConfigT) -> None:
         self.config = config
         self._clocks: dict[str, _SymbolClock] = {}
+        # Per-bar calls spared when they could only answer yes / do what on_bars does.
+        self._handles_every_symbol = type(self).handles is Strategy.handles and not config.symbols
+        self._overrides_on_bar = type(self).on_bar is not Strategy.on_bar
         self._reset()
 
     # -- identity -----------------------------------------------------------
@@ -86,24 +91,49 @@ class Strategy(ABC, Generic[ConfigT]):
 
     def on_bar(self, bar: Bar) -> list[Signal]:
         """Signals caused by `bar` (already closed and available at `bar.available_at`)."""
-        if not self.handles(bar.symbol):
-            return []
-        clock = self._clocks.get(bar.symbol)
-        if clock is not None:
-            if bar.ts == clock.last_ts:
+        return self._signals_of((bar,))
+
+    def on_bars(self, bars: Sequence[Bar]) -> list[Signal]:
+        """Signals caused by the bars of one event, in bar order: exactly what `on_bar`
+        returns for each bar in turn (the engine makes one call per event)."""
+        if self._overrides_on_bar:
+            signals: list[Signal] = []
+            for bar in bars:
+                emitted = self.on_bar(bar)
+                if emitted:
+                    signals.extend(emitted)
+            return signals
+        return self._signals_of(bars)
+
+    def _signals_of(self, bars: Sequence[Bar]) -> list[Signal]:
+        """Order checks and replays per bar, then `_on_bar`; one loop for on_bar and on_bars."""
+        signals: list[Signal] = []
+        clocks, on_new_bar = self._clocks, self._on_bar
+        every_symbol = self._handles_every_symbol
+        for bar in bars:
+            symbol = bar.symbol
+            if not every_symbol and not self.handles(symbol):
+                continue
+            ts = bar.ts
+            clock = clocks.get(symbol)
+            if clock is None:
+                clocks[symbol] = _SymbolClock(ts, None)
+            elif ts > clock.last_ts:
+                clock.interval = ts - clock.last_ts
+                clock.last_ts = ts
+            elif ts == clock.last_ts:
                 # After a restart the engine may hand over the last bar again;
                 # it was already acted on, so acting twice would be wrong.
-                return []
-            if bar.ts < clock.last_ts:
+                continue
+            else:
                 raise ProgrammerError(
-                    f"{self.name}: {bar.symbol} bar at {bar.ts.isoformat()} arrived after "
+                    f"{self.name}: {symbol} bar at {ts.isoformat()} arrived after "
                     f"{clock.last_ts.isoformat()}; the engine must feed bars in time order"
                 )
-            clock.interval = bar.ts - clock.last_ts
-            clock.last_ts = bar.ts
-        else:
-            self._clocks[bar.symbol] = _SymbolClock(bar.ts, None)
-        return self._on_bar(bar)
+            emitted = on_new_bar(bar)
+            if emitted:
+                signals.extend(emitted)
+        return signals
 
     @abstractmethod
     def _on_bar(self, bar: Bar) -> list[Signal]:

@@ -49,13 +49,23 @@ def zscore(values: Sequence[float]) -> float | None:
 
 
 def realised_vol(closes: Sequence[float]) -> float | None:
-    """Per-bar volatility: sample standard deviation of log returns over the window."""
-    if len(closes) < 3:
+    """Per-bar volatility: sample standard deviation of log returns over the window.
+
+    The steps are np.std(np.diff(np.log(closes)), ddof=1)'s own (sum, divide, subtract,
+    square, sum, divide, root), written out: the same result to the bit at about half the
+    cost, which a strategy pays on every signal.
+    """
+    count = len(closes)
+    if count < 3:
         return None
-    array = as_array(closes)
-    if np.any(array <= 0):
+    array = np.fromiter(closes, dtype=np.float64, count=count)
+    if (array <= 0).any():
         return None
-    vol = float(np.std(np.diff(np.log(array)), ddof=1))
+    logs = np.log(array)
+    returns = logs[1:] - logs[:-1]
+    deviations = returns - returns.sum() / (count - 1)
+    deviations *= deviations
+    vol = math.sqrt(deviations.sum() / (count - 2))
     return vol if vol > 0.0 else None
 
 

@@ -74,6 +74,12 @@ class MomentumStrategy(Strategy[MomentumConfig]):
 
     _symbols: dict[str, CloseSeriesState]
 
+    def __init__(self, config: MomentumConfig) -> None:
+        super().__init__(config)
+        # Read on every bar: resolved once (the config is frozen).
+        self._return_lookback = config.lookback if config.mode == "return" else None
+        self._entry = config.entry_threshold
+
     @property
     def lookback(self) -> int:
         # The lookback return needs the close `lookback` bars back, hence one more.
@@ -90,11 +96,22 @@ class MomentumStrategy(Strategy[MomentumConfig]):
         return state
 
     def _on_bar(self, bar: Bar) -> list[Signal]:
-        state = self._state_for(bar.symbol)
-        state.closes.append(bar.close)
-        score = momentum_score(state.closes, self.config)
+        state = self._symbols.get(bar.symbol)
+        if state is None:
+            state = self._state_for(bar.symbol)
+        closes = state.closes
+        closes.append(bar.close)
+        lookback = self._return_lookback
+        # momentum_score, without its dispatch on the mode.
+        score = (
+            lookback_return(closes, lookback)
+            if lookback is not None
+            else momentum_score(closes, self.config)
+        )
         if score is None:
             return []
+        if state.position == 0 and -self._entry <= score <= self._entry:
+            return []  # flat and not past the entry threshold: desired_direction keeps it so
         config = self.config
         wanted = desired_direction(
             state.position, score, config.entry_threshold, config.exit_threshold, config.allow_short

@@ -16,6 +16,7 @@ Outcome contract of `submit`, which the order gateway relies on:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -119,3 +120,9 @@ class Broker(ABC):
     def on_bar(self, bar: Bar) -> None:  # noqa: B027 - a no-op for live venues on purpose
         """Market data for matching. A live venue matches on its own, so this does nothing;
         the simulated broker matches its working orders against the bar."""
+
+    def on_bars(self, bars: Sequence[Bar]) -> None:
+        """The bars of one event, in order: the same as `on_bar` for each (the engine makes
+        one call per event; a broker may handle them together)."""
+        for bar in bars:
+            self.on_bar(bar)

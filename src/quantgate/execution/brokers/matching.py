@@ -25,22 +25,29 @@ from quantgate.core.types import Bar, Order
 from quantgate.execution.costs import Liquidity
 
 
-@dataclass(frozen=True, slots=True)
 class BarPrices:
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    volume: Decimal
+    """A bar's prices as Decimals. Open and volume are read for every fill; high and low
+    only by resting and stop orders, so those are converted when asked for."""
+
+    __slots__ = ("_bar", "open", "volume")
+
+    def __init__(self, bar: Bar) -> None:
+        self._bar = bar
+        # repr of a float is its shortest round-tripping decimal: 100.1 stays 100.1.
+        self.open = Decimal(repr(bar.open))
+        self.volume = Decimal(repr(bar.volume))
 
     @classmethod
     def of(cls, bar: Bar) -> BarPrices:
-        # repr of a float is its shortest round-tripping decimal: 100.1 stays 100.1.
-        return cls(
-            open=Decimal(repr(bar.open)),
-            high=Decimal(repr(bar.high)),
-            low=Decimal(repr(bar.low)),
-            volume=Decimal(repr(bar.volume)),
-        )
+        return cls(bar)
+
+    @property
+    def high(self) -> Decimal:
+        return Decimal(repr(self._bar.high))
+
+    @property
+    def low(self) -> Decimal:
+        return Decimal(repr(self._bar.low))
 
 
 @dataclass(frozen=True, slots=True)

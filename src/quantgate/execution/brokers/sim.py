@@ -41,6 +41,9 @@ from quantgate.execution.costs import CostModel, Liquidity, MarketContext, price
 from quantgate.execution.volatility import VolatilityTracker
 
 BPS = Decimal(10_000)
+ZERO = Decimal(0)
+# OrderStatus.is_terminal, as a set built once (the property builds one per call).
+TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
 @dataclass(slots=True)
@@ -83,6 +86,7 @@ class SimulatedBroker(Broker):
         self.config = config or SimBrokerConfig()
         self.clock = clock
         self.cost_model = cost_model
+        self._participation_cap = Decimal(repr(self.config.participation_cap))
         self._latency = timedelta(seconds=self.config.latency_seconds)
         self._interval = timedelta(seconds=self.config.bar_interval_seconds)
         self._volatility = VolatilityTracker(
@@ -120,7 +124,7 @@ class SimulatedBroker(Broker):
             working = self._orders.get(client_order_id)
             if working is None:
                 return None
-            if not working.status.is_terminal:
+            if working.status not in TERMINAL:
                 working.status = OrderStatus.CANCELLED
                 working.reason = "cancelled on request"
             return working.state()
@@ -137,26 +141,33 @@ class SimulatedBroker(Broker):
 
     def open_orders(self) -> list[OrderState]:
         with self._lock:
-            return [w.state() for w in self._orders.values() if not w.status.is_terminal]
+            return [w.state() for w in self._orders.values() if w.status not in TERMINAL]
 
     def on_bar(self, bar: Bar) -> None:
-        prices = BarPrices.of(bar)
         with self._lock:
-            market = MarketContext(
-                venue=self.venue,
-                mid=prices.open,
-                bar_volume=prices.volume,
-                volatility=self._volatility.sigma(bar.symbol),
-            )
-            room = Decimal(repr(self.config.participation_cap)) * prices.volume
-            for working in self._eligible(bar):
-                room -= self._match(working, bar, prices, market, room)
-                working.had_first_bar = True
-                if working.time_in_force is TimeInForce.IOC and not working.status.is_terminal:
-                    working.status = OrderStatus.CANCELLED
-                    working.reason = "ioc remainder cancelled"
+            self._match_bar(bar)
             # Only after matching: the bar being traded must not inform its own costs.
             self._volatility.update(bar.symbol, bar.close)
+
+    def _match_bar(self, bar: Bar) -> None:
+        """Match the orders eligible in `bar`, oldest first; the caller holds the lock."""
+        eligible = self._eligible(bar)
+        if not eligible:
+            return
+        prices = BarPrices.of(bar)
+        market = MarketContext(
+            venue=self.venue,
+            mid=prices.open,
+            bar_volume=prices.volume,
+            volatility=self._volatility.sigma(bar.symbol),
+        )
+        room = self._participation_cap * prices.volume
+        for working in eligible:
+            room -= self._match(working, bar, prices, market, room)
+            working.had_first_bar = True
+            if working.time_in_force is TimeInForce.IOC and working.status not in TERMINAL:
+                working.status = OrderStatus.CANCELLED
+                working.reason = "ioc remainder cancelled"
 
     def _eligible(self, bar: Bar) -> list[_Working]:
         bar_end = bar.ts + self._interval
@@ -164,7 +175,7 @@ class SimulatedBroker(Broker):
             working
             for working in self._orders.values()  # dicts keep submission order: FIFO
             if working.order.instrument.symbol == bar.symbol
-            and not working.status.is_terminal
+            and working.status not in TERMINAL
             and bar.available_at > working.submitted_at
             and working.live_at < bar_end
         ]
@@ -178,25 +189,27 @@ class SimulatedBroker(Broker):
             order, prices, first_bar=not working.had_first_bar, triggered=working.triggered
         )
         if where is None:
-            return Decimal(0)
+            return ZERO
         if order.order_type is OrderType.STOP:
             working.triggered = True
-        quantity = min(working.remaining, floor_to_lot(room, order.instrument.lot_size))
+        instrument = order.instrument
+        quantity = min(working.remaining, floor_to_lot(room, instrument.lot_size))
         if quantity <= 0:
-            return Decimal(0)
+            return ZERO
         price, fee_bps = self._price(order, where, quantity, market)
         filled_at = max(bar.ts, working.live_at) if where.at_open else bar.ts + self._interval
+        cid, fills = order.client_order_id, working.fills
         fill = Fill(
-            trade_id=f"{self.venue}-{order.client_order_id}-{len(working.fills) + 1}",
-            client_order_id=order.client_order_id,
-            symbol=order.instrument.symbol,
+            trade_id=f"{self.venue}-{cid}-{len(fills) + 1}",
+            client_order_id=cid,
+            symbol=instrument.symbol,
             side=order.side,
             quantity=quantity,
             price=price,
             fee=quantity * price * fee_bps / BPS,
             filled_at=filled_at,
         )
-        working.fills.append(fill)
+        fills.append(fill)
         working.filled += quantity
         working.status = (
             OrderStatus.FILLED if working.remaining == 0 else OrderStatus.PARTIALLY_FILLED
@@ -207,14 +220,14 @@ class SimulatedBroker(Broker):
     def _price(
         self, order: Order, where: Touch, quantity: Decimal, market: MarketContext
     ) -> tuple[Decimal, Decimal]:
-        costs = self.cost_model.estimate(
+        price_bps, fee_bps = self.cost_model.price_and_fee_bps(
             order.side, quantity, where.price, market, liquidity=where.liquidity
         )
         price = where.price
         if where.liquidity is Liquidity.TAKER:
-            price = cap_at_limit(order, price_after_costs(price, order.side, costs.price_bps))
+            price = cap_at_limit(order, price_after_costs(price, order.side, price_bps))
         price = round_to_tick_against(price, order.side, order.instrument.tick_size)
-        return price, costs.fee_bps
+        return price, fee_bps
 
 
 def _venue_rule_violation(order: Order) -> str | None:
