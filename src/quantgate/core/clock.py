@@ -10,6 +10,8 @@ from quantgate.core.errors import ProgrammerError
 
 def ensure_utc(moment: datetime, *, name: str = "time") -> datetime:
     """Return `moment` in UTC; refuse naive datetimes rather than guess their zone."""
+    if moment.tzinfo is UTC:  # the common case, on every order and fill: nothing to convert
+        return moment
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ProgrammerError(f"{name} must be timezone-aware (got naive {moment.isoformat()})")
     return moment.astimezone(UTC)

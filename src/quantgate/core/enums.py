@@ -79,7 +79,10 @@ class OrderStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED}
+        return self in _TERMINAL_STATUSES
+
+
+_TERMINAL_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
 
 
 class TextKind(StrEnum):
