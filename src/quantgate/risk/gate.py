@@ -96,9 +96,12 @@ class RiskGate:
             if decision.allowed and price is not None:
                 self._store.reserve(unit, order, price, now)
             self._store.record_decision(unit, order, decision, price)
-            effect = None if denial is None else denial.effect
-            # Only after the unit: a failing log line must never roll back a latch.
-            unit.after_unit(lambda: self._log(order, decision, effect))
+            if denial is not None:
+                # Only after the unit: a failing log line must never roll back a latch.
+                # (An allowed order logs nothing: its decision row is the record, and a log
+                # call per order cost more than its decision in a long backtest.)
+                effect = denial.effect
+                unit.after_unit(lambda: self._log_denial(order, decision, effect))
         return decision
 
     def observe_equity(self, equity: Decimal) -> bool:
@@ -208,7 +211,7 @@ class RiskGate:
         change = StateChange(DAILY_LOSS, GLOBAL_KEY, True, "latched", GATE_ACTOR, reason, detail)
         self._store.change(unit, change, now)
 
-    def _log(self, order: Order, decision: RiskDecision, effect: Effect | None) -> None:
+    def _log_denial(self, order: Order, decision: RiskDecision, effect: Effect | None) -> None:
         if effect is Effect.LATCH_DAILY_LOSS:
             log.error("daily_loss_latched", scope=self.scope, detail=dict(decision.detail))
         elif effect is Effect.DISABLE_STRATEGY:
@@ -218,17 +221,14 @@ class RiskGate:
                 strategy=order.strategy,
                 detail=dict(decision.detail),
             )
-        if decision.allowed:
-            log.debug("risk_allowed", scope=self.scope, client_order_id=order.client_order_id)
-        else:
-            log.info(
-                "risk_denied",
-                scope=self.scope,
-                client_order_id=order.client_order_id,
-                strategy=order.strategy,
-                symbol=order.instrument.symbol,
-                reason=decision.reason,
-            )
+        log.info(
+            "risk_denied",
+            scope=self.scope,
+            client_order_id=order.client_order_id,
+            strategy=order.strategy,
+            symbol=order.instrument.symbol,
+            reason=decision.reason,
+        )
 
 
 def _first_denial(inputs: CheckInput) -> Denial | None:
