@@ -58,11 +58,12 @@ from quantgate.execution.policies import (
 )
 from quantgate.execution.risk_port import RiskPort, RiskVerdict
 from quantgate.execution.schedule import ExecutionSchedule
-from quantgate.execution.trace import TRACE_SCHEMA, TraceEntry, load_trace
+from quantgate.execution.trace import TRACE_COLUMNS, TRACE_SCHEMA, load_trace, trace_row
 
 __all__ = [
     "LONG_HORIZON_EXEC",
     "SHORT_HORIZON_EXEC",
+    "TRACE_COLUMNS",
     "TRACE_SCHEMA",
     "Broker",
     "BrokerError",
@@ -101,8 +102,8 @@ __all__ = [
     "SubmitResult",
     "SubmitStatus",
     "TimeInForce",
-    "TraceEntry",
     "VenueFees",
     "derive_client_order_id",
     "load_trace",
+    "trace_row",
 ]

@@ -9,7 +9,6 @@ arrival cost.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,64 +53,8 @@ def slippage_bps(side: Side, fill_price: Decimal, reference: Decimal) -> float:
     return float((fill_price - reference) / reference * BPS * side.sign)
 
 
-@dataclass(frozen=True, slots=True)
-class TraceEntry:
-    scope: str
-    mode: str
-    venue: str
-    trade_id: str
-    client_order_id: str
-    strategy: str
-    symbol: str
-    side: str
-    quantity: Decimal
-    decision_time: datetime
-    filled_at: datetime
-    decision_price: Decimal
-    arrival_mid: Decimal
-    fill_price: Decimal
-    slippage_bps: float
-    arrival_slippage_bps: float
-    fee: Decimal
-    impact_bps: float
-    policy: str
-
-    @classmethod
-    def of(
-        cls,
-        fill: Fill,
-        *,
-        scope: str,
-        mode: str,
-        venue: str,
-        strategy: str,
-        policy: str,
-        decision_time: datetime,
-        decision_price: Decimal,
-        arrival_mid: Decimal,
-        impact_bps: float,
-    ) -> TraceEntry:
-        return cls(
-            *trace_row(
-                fill,
-                scope=scope,
-                mode=mode,
-                venue=venue,
-                strategy=strategy,
-                policy=policy,
-                decision_time=decision_time,
-                decision_price=decision_price,
-                arrival_mid=arrival_mid,
-                impact_bps=impact_bps,
-            )
-        )
-
-    def values(self) -> dict[str, Any]:
-        """The entry as the trace table's column values."""
-        return {name: getattr(self, name) for name in TRACE_COLUMNS}
-
-
-TRACE_COLUMNS = tuple(f.name for f in fields(TraceEntry))
+# The trace table's columns, in the order `trace_row` gives them.
+TRACE_COLUMNS = tuple(TRACE_SCHEMA)
 
 
 def trace_row(
