@@ -118,21 +118,19 @@ class StandardCostModel(CostModel):
     """Venue-tier fees, a half-spread, and square-root market impact by participation."""
 
     def __init__(self, config: CostModelConfig | None = None) -> None:
-        self.config = config or CostModelConfig()
-        # What was worked out from `_known_config` (frozen, but the attribute could be given
-        # another one): each venue's fee rate, and the latest estimates by the identity of
-        # their immutable inputs (the policy costs a child and the gateway costs it again
-        # with the very same objects).
-        self._known_config = self.config
+        self._config = config or CostModelConfig()
+        # Worked out from the (fixed) config: each venue's fee rate, and the latest estimates
+        # by the identity of their immutable inputs (the policy costs a child and the
+        # gateway costs it again with the very same objects).
         self._rates: dict[str, FeeRate] = {}
         self._recent: dict[_Key, tuple[Decimal, Decimal, MarketContext, CostBreakdown]] = {}
 
-    def _forget_if_reconfigured(self) -> None:
-        if self._known_config is not self.config:
-            self._known_config, self._rates, self._recent = self.config, {}, {}
+    @property
+    def config(self) -> CostModelConfig:
+        """Read-only: the caches above are only valid for this config."""
+        return self._config
 
     def fee_rate(self, venue: str) -> FeeRate:
-        self._forget_if_reconfigured()
         rate = self._rates.get(venue)
         if rate is not None:
             return rate
@@ -174,7 +172,6 @@ class StandardCostModel(CostModel):
         *,
         liquidity: Liquidity = Liquidity.TAKER,
     ) -> CostBreakdown:
-        self._forget_if_reconfigured()
         key = (id(quantity), id(price), id(market), side, liquidity)
         recent = self._recent.get(key)
         if (
@@ -184,8 +181,7 @@ class StandardCostModel(CostModel):
             and recent[2] is market
         ):
             return recent[3]
-        if not (quantity.is_finite() and price.is_finite()) or quantity < 0 or price <= 0:
-            raise ProgrammerError(f"cannot cost {quantity} at {price}")
+        _check_costable(quantity, price)
         rate = self.fee_rate(market.venue)
         notional = quantity * price
         if liquidity is Liquidity.MAKER:
@@ -210,9 +206,7 @@ class StandardCostModel(CostModel):
         liquidity: Liquidity = Liquidity.TAKER,
     ) -> tuple[float, Decimal]:
         # estimate() without the money figures (and without remembering the inputs).
-        self._forget_if_reconfigured()
-        if not (quantity.is_finite() and price.is_finite()) or quantity < 0 or price <= 0:
-            raise ProgrammerError(f"cannot cost {quantity} at {price}")
+        _check_costable(quantity, price)
         rate = self.fee_rate(market.venue)
         if liquidity is Liquidity.MAKER:
             return 0.0, rate.maker_bps  # makers pay no spread or impact: 0.0 + 0.0
@@ -224,3 +218,8 @@ class StandardCostModel(CostModel):
         if sigma is None or not math.isfinite(sigma) or sigma <= 0:
             return self.config.default_volatility
         return sigma
+
+
+def _check_costable(quantity: Decimal, price: Decimal) -> None:
+    if not (quantity.is_finite() and price.is_finite()) or quantity < 0 or price <= 0:
+        raise ProgrammerError(f"cannot cost {quantity} at {price}")
