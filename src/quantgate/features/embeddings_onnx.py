@@ -64,6 +64,7 @@ from quantgate.features.embeddings import (
     Float32Matrix,
     minilm_model_dir,
 )
+from quantgate.storage.lake import file_sha256, fsync_directory
 
 log = structlog.get_logger(__name__)
 
@@ -136,22 +137,6 @@ def _sha256_bytes(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _temporary(target: Path) -> Path:
     return target.parent / f".tmp-{uuid.uuid4().hex}-{target.name}"
 
@@ -161,7 +146,7 @@ def _publish(temporary: Path, target: Path) -> None:
     with temporary.open("rb+") as handle:
         os.fsync(handle.fileno())
     temporary.replace(target)
-    _fsync_directory(target.parent)
+    fsync_directory(target.parent)
 
 
 def _atomic_write_text(target: Path, text: str) -> None:
@@ -210,7 +195,7 @@ def source_key(model_dir: Path) -> str:
     for name in _SOURCE_FILES:
         path = model_dir / name
         digest.update(name.encode())
-        digest.update(_sha256_file(path).encode() if path.is_file() else b"missing")
+        digest.update(file_sha256(path).encode() if path.is_file() else b"missing")
     return digest.hexdigest()
 
 

@@ -43,7 +43,8 @@ class UpsertResult:
         return self.inserted + self.updated
 
 
-def _fsync_directory(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
+    """Make a rename or a new file in `path` durable (the folder's entry, not the file)."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -63,7 +64,7 @@ def atomic_write_parquet(frame: pl.DataFrame, target: Path) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_directory(target.parent)
+    fsync_directory(target.parent)
 
 
 def _safe_component(value: str, what: str) -> str:
