@@ -20,9 +20,10 @@ import threading
 from collections.abc import Sequence
 
 from quantgate.core.clock import Clock
+from quantgate.core.enums import TERMINAL_STATUSES
 from quantgate.core.types import Bar, Order
 from quantgate.execution.brokers.base import OrderState, SubmitOutcome, SubmitResult, TimeInForce
-from quantgate.execution.brokers.sim import TERMINAL, SimulatedBroker, _Working
+from quantgate.execution.brokers.sim import SimulatedBroker, _Working
 from quantgate.execution.config import SimBrokerConfig
 from quantgate.execution.costs import CostModel
 
@@ -46,7 +47,7 @@ class FastSimulatedBroker(SimulatedBroker):
 
     def cancel(self, client_order_id: str) -> OrderState | None:
         state = super().cancel(client_order_id)
-        if state is not None and state.status in TERMINAL:
+        if state is not None and state.status in TERMINAL_STATUSES:
             self._forget(client_order_id)
         return state
 
@@ -88,7 +89,7 @@ class FastSimulatedBroker(SimulatedBroker):
         with self._index_lock:
             ids = self._working_ids.get(symbol, {})
             orders = self._orders
-            for cid in [c for c in ids if orders[c].status in TERMINAL]:
+            for cid in [c for c in ids if orders[c].status in TERMINAL_STATUSES]:
                 del ids[cid]
             if not ids:
                 self._working_ids.pop(symbol, None)
@@ -99,7 +100,7 @@ class FastSimulatedBroker(SimulatedBroker):
         return [
             working
             for working in (self._orders[cid] for cid in ids)
-            if working.status not in TERMINAL
+            if working.status not in TERMINAL_STATUSES
             and bar.available_at > working.submitted_at
             and working.live_at < bar_end
         ]

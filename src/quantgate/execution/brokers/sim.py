@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from quantgate.core.clock import Clock
-from quantgate.core.enums import OrderStatus, OrderType
+from quantgate.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType
 from quantgate.core.types import Bar, Fill, Order
 from quantgate.execution.brokers.base import (
     Broker,
@@ -42,8 +42,6 @@ from quantgate.execution.volatility import VolatilityTracker
 
 BPS = Decimal(10_000)
 ZERO = Decimal(0)
-# OrderStatus.is_terminal, as a set built once (the property builds one per call).
-TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
 @dataclass(slots=True)
@@ -124,7 +122,7 @@ class SimulatedBroker(Broker):
             working = self._orders.get(client_order_id)
             if working is None:
                 return None
-            if working.status not in TERMINAL:
+            if working.status not in TERMINAL_STATUSES:
                 working.status = OrderStatus.CANCELLED
                 working.reason = "cancelled on request"
             return working.state()
@@ -141,7 +139,7 @@ class SimulatedBroker(Broker):
 
     def open_orders(self) -> list[OrderState]:
         with self._lock:
-            return [w.state() for w in self._orders.values() if w.status not in TERMINAL]
+            return [w.state() for w in self._orders.values() if w.status not in TERMINAL_STATUSES]
 
     def on_bar(self, bar: Bar) -> None:
         with self._lock:
@@ -165,7 +163,7 @@ class SimulatedBroker(Broker):
         for working in eligible:
             room -= self._match(working, bar, prices, market, room)
             working.had_first_bar = True
-            if working.time_in_force is TimeInForce.IOC and working.status not in TERMINAL:
+            if working.time_in_force is TimeInForce.IOC and working.status not in TERMINAL_STATUSES:
                 working.status = OrderStatus.CANCELLED
                 working.reason = "ioc remainder cancelled"
 
@@ -175,7 +173,7 @@ class SimulatedBroker(Broker):
             working
             for working in self._orders.values()  # dicts keep submission order: FIFO
             if working.order.instrument.symbol == bar.symbol
-            and working.status not in TERMINAL
+            and working.status not in TERMINAL_STATUSES
             and bar.available_at > working.submitted_at
             and working.live_at < bar_end
         ]
