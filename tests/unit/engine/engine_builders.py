@@ -1,16 +1,18 @@
-"""Builders for the engine tests: hourly bars from price lists, cost-free configs, a run."""
+"""Builders for the engine tests: hourly bars from price lists, cost-free configs, a run,
+and a plain crypto instrument."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from quantgate.core import AssetClass, Bucket, Instrument
 from quantgate.engine.backtest import (
     EQUITY_FILE,
     METRICS_FILE,
@@ -118,4 +120,17 @@ def run(home: Path, bar_frame: pl.DataFrame, backtest: BacktestConfig) -> Run:
         pl.read_parquet(result.run_dir / TRADES_FILE),
         pl.read_parquet(result.run_dir / EQUITY_FILE),
         read_json(result.run_dir / METRICS_FILE),
+    )
+
+
+def sim_instrument(symbol: str) -> Instrument:
+    """A majors-bucket crypto pair on the simulated venue: tick 0.01, lot 0.001."""
+    return Instrument(
+        symbol,
+        "sim",
+        AssetClass.CRYPTO_SPOT,
+        Bucket.MAJORS,
+        D("0.01"),
+        D("0.001"),
+        date(2020, 1, 1),
     )

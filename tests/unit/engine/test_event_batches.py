@@ -4,15 +4,14 @@ book once per event: both must be exactly what the bar-by-bar, sum-by-sum code g
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from engine_builders import sim_instrument
+
 from quantgate.core import (
-    AssetClass,
     Bar,
-    Bucket,
     Fill,
-    Instrument,
     Order,
     OrderType,
     Side,
@@ -26,18 +25,6 @@ D = Decimal
 HOUR = timedelta(hours=1)
 START = datetime(2024, 1, 1, tzinfo=UTC)
 SYMBOLS = ("AAA", "BBB", "CCC", "DDD")
-
-
-def instrument(symbol: str) -> Instrument:
-    return Instrument(
-        symbol,
-        "sim",
-        AssetClass.CRYPTO_SPOT,
-        Bucket.MAJORS,
-        D("0.01"),
-        D("0.001"),
-        date(2020, 1, 1),
-    )
 
 
 def test_on_bars_of_an_event_is_on_bar_bar_by_bar() -> None:
@@ -88,7 +75,7 @@ def test_on_bars_of_an_event_is_on_bar_bar_by_bar() -> None:
             order = Order(
                 client_order_id=f"o{len(submitted)}",
                 strategy="s",
-                instrument=instrument(symbol),
+                instrument=sim_instrument(symbol),
                 side=rng.choice((Side.BUY, Side.SELL)),
                 order_type=kind,
                 quantity=D(rng.randint(1, 5000)) / 1000,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from engine_builders import sim_instrument
+
 from quantgate.core import (
-    AssetClass,
     Bar,
-    Bucket,
-    Instrument,
     Order,
     OrderType,
     Side,
@@ -30,18 +29,6 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 SYMBOLS = ("AAA", "BBB", "CCC")
 
 
-def instrument(symbol: str) -> Instrument:
-    return Instrument(
-        symbol,
-        "sim",
-        AssetClass.CRYPTO_SPOT,
-        Bucket.MAJORS,
-        D("0.01"),
-        D("0.001"),
-        date(2020, 1, 1),
-    )
-
-
 def random_order(rng: random.Random, index: int, at: datetime, prices: dict[str, float]) -> Order:
     symbol = rng.choice(SYMBOLS)
     side = rng.choice((Side.BUY, Side.SELL))
@@ -50,7 +37,7 @@ def random_order(rng: random.Random, index: int, at: datetime, prices: dict[str,
     return Order(
         client_order_id=f"o{index}",
         strategy="s",
-        instrument=instrument(symbol),
+        instrument=sim_instrument(symbol),
         side=side,
         order_type=kind,
         quantity=D(rng.randint(1, 5000)) / 1000,
