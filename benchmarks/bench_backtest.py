@@ -13,9 +13,9 @@ is awkward there), so it sends fewer orders — the order counts are printed.
 Ours is timed three ways: end to end (every order through the outbox, the risk gate and
 the simulated broker, its rows written in the run's SQLite file: one unit of work per
 engine event, committed when the run ends, as a backtest commits at its checkpoints;
-the final commit is inside the timing); the same minus the time inside the gateway and
-risk gate (the engine's own cost); and the loop alone on the same bars with thresholds
-no bar reaches (no orders at all). Prints figures and ratios; asserts nothing on time.
+the final commit is inside the timing; the garbage collector set as `Backtest.run` sets
+it); the same minus the time inside the gateway and risk gate (the engine's own cost);
+and the loop alone on the same bars with thresholds no bar reaches (no orders at all). Prints figures and ratios; asserts nothing on time.
 `--profile` adds a cProfile of the order-free loop, `--profile-orders` one of the end to
 end run (each in a run of its own); `--years N` keeps the last N years only;
 `--only-ours` skips the competitors. A competitor that is not installed is skipped.
@@ -42,6 +42,7 @@ import structlog
 from quantgate.adapters.sim import SyntheticMarketConfig, SyntheticMarketSource
 from quantgate.engine.backtest import Backtest, BacktestConfig, runs_root
 from quantgate.engine.feeds import FrameBarFeed
+from quantgate.engine.gc_policy import batch_collection
 
 LOOKBACK = 168
 ENTRY = 0.10
@@ -101,11 +102,12 @@ def run_ours(
         loop = backtest.build(resume=False)
         profiler = cProfile.Profile() if profile is not None else None
         began = time.perf_counter()
-        if profiler is not None:
-            profiler.enable()
-        loop.run()
-        if profiler is not None:
-            profiler.disable()
+        with batch_collection():  # as Backtest.run
+            if profiler is not None:
+                profiler.enable()
+            loop.run()
+            if profiler is not None:
+                profiler.disable()
         elapsed = time.perf_counter() - began
         stats = loop.stats
         equity = loop.exact_equity()

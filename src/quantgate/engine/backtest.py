@@ -51,6 +51,7 @@ from quantgate.core.types import Fill, Prediction
 from quantgate.engine.checkpoint import CheckpointStore, curve_frame
 from quantgate.engine.config import EngineConfig
 from quantgate.engine.feeds import FrameBarFeed, LakeBarFeed
+from quantgate.engine.gc_policy import batch_collection
 from quantgate.engine.instruments import InstrumentsConfig
 from quantgate.engine.loop import TradingLoop
 from quantgate.engine.metrics import curve_figures, trade_figures
@@ -475,12 +476,13 @@ class Backtest:
 
         report = None if progress is None else (lambda done: progress(loop.stats.events, total))
         began = time.perf_counter()
-        loop.run(
-            max_events=stop_after_events,
-            progress=report,
-            progress_every=max(1, total // 200),
-            on_event=after_event,
-        )
+        with batch_collection():
+            loop.run(
+                max_events=stop_after_events,
+                progress=report,
+                progress_every=max(1, total // 200),
+                on_event=after_event,
+            )
         self.elapsed_seconds = time.perf_counter() - began
         finished = next(iter(feed.events(after=loop.cursor)), None) is None
         if not finished:
