@@ -15,10 +15,11 @@ the simulated broker, its rows written in the run's SQLite file: one unit of wor
 engine event, committed when the run ends, as a backtest commits at its checkpoints;
 the final commit is inside the timing; the garbage collector set as `Backtest.run` sets
 it); the same minus the time inside the gateway and risk gate (the engine's own cost);
-and the loop alone on the same bars with thresholds no bar reaches (no orders at all). Prints figures and ratios; asserts nothing on time.
-`--profile` adds a cProfile of the order-free loop, `--profile-orders` one of the end to
-end run (each in a run of its own); `--years N` keeps the last N years only;
-`--only-ours` skips the competitors. A competitor that is not installed is skipped.
+and the loop alone on the same bars with thresholds no bar reaches (no orders at all).
+Prints figures and ratios; asserts nothing on time. `--profile` adds a cProfile of the
+order-free loop, `--profile-orders` one of the end to end run (each in a run of its own);
+`--years N` keeps the last N years only; `--only-ours` skips the competitors. A competitor
+that is not installed is skipped.
 """
 
 from __future__ import annotations
