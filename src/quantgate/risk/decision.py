@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from quantgate.core.enums import Bucket, DenyReason, Side
 
@@ -17,7 +17,10 @@ class Verdict(StrEnum):
     DENIED = "denied"
 
 
-@dataclass(frozen=True, slots=True)
+_ALLOWED = Verdict.ALLOWED  # a member looked up on its enum class costs a slow attribute lookup
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class RiskDecision:
     client_order_id: str
     verdict: Verdict
@@ -25,9 +28,33 @@ class RiskDecision:
     detail: Mapping[str, Any]
     decided_at: datetime
 
+    # Written out, not generated: the gate answers every order with one, and a frozen
+    # dataclass's own __init__ (object.__setattr__ by field name) cost twice as much as
+    # setting the slots directly.
+    def __init__(
+        self,
+        client_order_id: str,
+        verdict: Verdict,
+        reason: DenyReason | None,
+        detail: Mapping[str, Any],
+        decided_at: datetime,
+    ) -> None:
+        _SET_CLIENT_ORDER_ID(self, client_order_id)
+        _SET_VERDICT(self, verdict)
+        _SET_REASON(self, reason)
+        _SET_DETAIL(self, detail)
+        _SET_DECIDED_AT(self, decided_at)
+
     @property
     def allowed(self) -> bool:
-        return self.verdict is Verdict.ALLOWED
+        return self.verdict is _ALLOWED
+
+
+# The slots' own setters: a frozen class's __setattr__ does not stand in their way.
+_SET_CLIENT_ORDER_ID, _SET_VERDICT, _SET_REASON, _SET_DETAIL, _SET_DECIDED_AT = (
+    RiskDecision.__dict__[name].__set__
+    for name in ("client_order_id", "verdict", "reason", "detail", "decided_at")
+)
 
 
 class Effect(StrEnum):
@@ -42,6 +69,26 @@ class Denial:
     reason: DenyReason
     detail: Mapping[str, Any] = field(default_factory=dict)
     effect: Effect | None = None
+
+
+class Reserved(Protocol):
+    """What a check reads of a reservation: a `Reservation`, or the record the gate's memory
+    keeps of one (`quantgate.risk.memory.Held`)."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def bucket(self) -> Bucket: ...
+
+    @property
+    def side(self) -> Side: ...
+
+    @property
+    def remaining(self) -> Decimal: ...
+
+    @property
+    def price(self) -> Decimal: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +112,9 @@ class DailyAnchor:
     equity: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built for every order, and a frozen dataclass's __init__ costs five
+# times as much; nothing keeps one beyond the check it was built for.
+@dataclass(slots=True)
 class RiskSnapshot:
     """The persisted state one check reads, loaded under the gate's lock."""
 
@@ -74,7 +123,7 @@ class RiskSnapshot:
     daily_loss_latched: bool
     disabled_strategies: frozenset[str]
     daily_anchor: DailyAnchor | None
-    reservations: tuple[Reservation, ...]
+    reservations: tuple[Reserved, ...]
     orders_in_rate_window: int
     executions_in_window: int
     duplicate_of: str | None

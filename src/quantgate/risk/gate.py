@@ -33,6 +33,7 @@ from quantgate.risk.decision import (
     RiskDecision,
     Verdict,
 )
+from quantgate.risk.memory import RiskMemory
 from quantgate.risk.state import (
     DAILY_LOSS,
     GATE_ACTOR,
@@ -48,6 +49,8 @@ from quantgate.risk.state import (
 from quantgate.storage.ledger import ScopeLedger, UnitOfWork
 
 log = structlog.get_logger(__name__)
+
+_ALLOWED = Verdict.ALLOWED  # a member looked up on its enum class costs a slow attribute lookup
 
 
 class RiskGate:
@@ -80,29 +83,52 @@ class RiskGate:
             snapshot = memory.snapshot(order, now, anchor)
             inputs = CheckInput(order, context, snapshot, self.limits)
             denial = _first_denial(inputs)
-            price = inputs.order_price() if denial is None else _price_for_record(inputs)
             if denial is None:
-                if price is None:  # reference_fresh guarantees a price; never reserve blind
-                    raise ProgrammerError(f"{order.client_order_id}: allowed without a price")
-                detail = {"price": str(price), "notional": str(inputs.order_notional())}
-                decision = RiskDecision(order.client_order_id, Verdict.ALLOWED, None, detail, now)
-            else:
-                decision = RiskDecision(
-                    order.client_order_id, Verdict.DENIED, denial.reason, denial.detail, now
-                )
-                self._apply(unit, denial, order, now)  # the one step that writes at once
-            if anchor != memory.switches.daily_anchor:
-                self._store.save_anchor(unit, anchor, now)
-            if decision.allowed and price is not None:
-                self._store.reserve(unit, order, price, now)
-            self._store.record_decision(unit, order, decision, price)
-            if denial is not None:
-                # Only after the unit: a failing log line must never roll back a latch.
-                # (An allowed order logs nothing: its decision row is the record, and a log
-                # call per order cost more than its decision in a long backtest.)
-                effect = denial.effect
-                unit.after_unit(lambda: self._log_denial(order, decision, effect))
+                return self._allow(unit, inputs, memory, anchor)
+            return self._deny(unit, inputs, denial, memory, anchor)
+
+    def _allow(
+        self, unit: UnitOfWork, inputs: CheckInput, memory: RiskMemory, anchor: DailyAnchor | None
+    ) -> RiskDecision:
+        order, now = inputs.order, inputs.snapshot.now
+        price = inputs.order_price()
+        if price is None:  # reference_fresh guarantees a price; never reserve blind
+            raise ProgrammerError(f"{order.client_order_id}: allowed without a price")
+        detail = {"price": str(price), "notional": str(inputs.order_notional())}
+        decision = RiskDecision(order.client_order_id, _ALLOWED, None, detail, now)
+        self._save_rolled_anchor(unit, memory, anchor, now)
+        # An allowed order logs nothing: its decision row is the record, and a log call per
+        # order cost more than its decision in a long backtest.
+        self._store.record_allowed(unit, order, decision, price)
         return decision
+
+    def _deny(
+        self,
+        unit: UnitOfWork,
+        inputs: CheckInput,
+        denial: Denial,
+        memory: RiskMemory,
+        anchor: DailyAnchor | None,
+    ) -> RiskDecision:
+        order, now = inputs.order, inputs.snapshot.now
+        price = _price_for_record(inputs)
+        decision = RiskDecision(
+            order.client_order_id, Verdict.DENIED, denial.reason, denial.detail, now
+        )
+        self._apply(unit, denial, order, now)  # the one step that writes at once
+        self._save_rolled_anchor(unit, memory, anchor, now)
+        self._store.record_decision(unit, order, decision, price)
+        # Only after the unit: a failing log line must never roll back a latch.
+        effect = denial.effect
+        unit.after_unit(lambda: self._log_denial(order, decision, effect))
+        return decision
+
+    def _save_rolled_anchor(
+        self, unit: UnitOfWork, memory: RiskMemory, anchor: DailyAnchor | None, now: datetime
+    ) -> None:
+        # _roll_anchor returns the anchor itself unless it rolled to a new day.
+        if anchor is not memory.switches.daily_anchor:
+            self._store.save_anchor(unit, anchor, now)
 
     def observe_equity(self, equity: Decimal) -> bool:
         """Roll the day's anchor and latch on a breached daily loss without waiting for an

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from bisect import bisect_right, insort
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import Enum
 from types import MappingProxyType
+from typing import TypeVar
 
-from quantgate.core.enums import OrderType
+from quantgate.core.enums import Bucket, OrderType, Side
 from quantgate.core.types import Order
 from quantgate.risk.config import RiskLimits
 from quantgate.risk.decision import DailyAnchor, Reservation, RiskSnapshot
@@ -27,6 +29,8 @@ ZERO = Decimal(0)
 # (strategy, symbol, side, order type, quantity text, own price text): what makes two
 # orders the same order; a market order has no price of its own.
 ContentKey = tuple[str, str, str, str, str, str | None]
+# Where the order rate, execution and duplicate windows start.
+WindowStarts = tuple[datetime, datetime, datetime]
 
 
 def decimal_text(value: Decimal) -> str:
@@ -34,8 +38,19 @@ def decimal_text(value: Decimal) -> str:
     return format(value.normalize(), "f") if value.is_finite() else str(value)
 
 
-# Looked up once: an enum member's .value is a property call.
-_PRICED_TYPES = frozenset({OrderType.LIMIT.value, OrderType.STOP.value})
+E = TypeVar("E", bound=Enum)
+
+
+def value_texts(enum: type[E]) -> Mapping[E, str]:
+    """Each member's value by member: an enum member's .value is a property call, and the
+    hot paths take several per order."""
+    return {member: member.value for member in enum}
+
+
+SIDE_TEXT = value_texts(Side)
+ORDER_TYPE_TEXT = value_texts(OrderType)
+_PRICED_TYPES = frozenset({ORDER_TYPE_TEXT[OrderType.LIMIT], ORDER_TYPE_TEXT[OrderType.STOP]})
+_LIMIT = OrderType.LIMIT
 
 
 def content_key(
@@ -45,19 +60,22 @@ def content_key(
     return (strategy, symbol, side, order_type, quantity, own)
 
 
-def order_content(order: Order) -> ContentKey:
-    price = order.limit_price if order.order_type is OrderType.LIMIT else order.stop_price
+def order_content(order: Order, quantity_text: str | None = None) -> ContentKey:
+    """`quantity_text`: `decimal_text(order.quantity)`, when the caller has it already."""
+    price = order.limit_price if order.order_type is _LIMIT else order.stop_price
     return content_key(
         order.strategy,
         order.instrument.symbol,
-        order.side.value,
-        order.order_type.value,
-        decimal_text(order.quantity),
+        SIDE_TEXT[order.side],
+        ORDER_TYPE_TEXT[order.order_type],
+        decimal_text(order.quantity) if quantity_text is None else quantity_text,
         None if price is None else decimal_text(price),
     )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built for every allowed order, and a frozen dataclass's __init__
+# costs four times as much. Only `AllowedHistory` keeps them, and it never changes one.
+@dataclass(slots=True)
 class AllowedDecision:
     """What the throttles need of one allowed decision; `sequence` orders them as stored."""
 
@@ -93,16 +111,31 @@ class AllowedHistory:
 
     def remember_id(self, client_order_id: str, sequence: int) -> None:
         self._ids.setdefault(client_order_id, sequence)
-        self.next_sequence = max(self.next_sequence, sequence + 1)
+        if sequence >= self.next_sequence:
+            self.next_sequence = sequence + 1
 
     def add(self, decision: AllowedDecision) -> None:
         self.remember_id(decision.client_order_id, decision.sequence)
         at = decision.decided_at
-        index = bisect_right(self._times, at)
-        self._times.insert(index, at)
-        self._recent.insert(index, decision)
-        insort(self._by_pair.setdefault((decision.strategy, decision.symbol), []), at)
-        insort(self._by_content.setdefault(decision.content, []), decision, key=_stored_order)
+        times = self._times
+        if times and at < times[-1]:  # decided before the latest: a clock that stepped back
+            index = bisect_right(times, at)
+            times.insert(index, at)
+            self._recent.insert(index, decision)
+        else:  # where bisect_right would put it, without the search
+            times.append(at)
+            self._recent.append(decision)
+        pair = (decision.strategy, decision.symbol)
+        pair_times = self._by_pair.get(pair)
+        if pair_times is None:
+            self._by_pair[pair] = [at]
+        else:
+            insort(pair_times, at)
+        same_content = self._by_content.get(decision.content)
+        if same_content is None:
+            self._by_content[decision.content] = [decision]
+        else:
+            insort(same_content, decision, key=_stored_order)
 
     def forget_before(self, now: datetime) -> None:
         """Drop what no window reaches any more (kept: decided after now - longest window)."""
@@ -144,9 +177,10 @@ class AllowedHistory:
     ) -> tuple[int, int, str | None]:
         """`count_since(rate_since)`, `count_pair_since(pair_since, ...)` for the order's
         strategy and symbol, and `duplicate_of(order, duplicate_since)`, in one call."""
+        times = self._times
         pair_times = self._by_pair.get((order.strategy, order.instrument.symbol))
         return (
-            self.count_since(rate_since),
+            len(times) - bisect_right(times, rate_since),  # count_since(rate_since)
             _count_after(pair_times, pair_since),
             self._duplicate_of(order, duplicate_since, pair_times),
         )
@@ -182,12 +216,32 @@ def _stored_order(decision: AllowedDecision) -> tuple[datetime, int]:
     return decision.decided_at, decision.sequence
 
 
+# Not frozen: a fill shrinks `remaining` in place. Building a frozen Reservation for every
+# order and every partial fill cost more than the checks that read it.
 @dataclass(slots=True)
 class Held:
-    """An open reservation and the quantity it was made for."""
+    """An open reservation as the memory keeps it, with the quantity it was made for."""
 
-    reservation: Reservation
+    client_order_id: str
+    strategy: str
+    symbol: str
+    bucket: Bucket
+    side: Side
+    remaining: Decimal
+    price: Decimal
     quantity: Decimal
+
+    def reservation(self) -> Reservation:
+        """As it stands now, for whoever keeps it: a fill does not change a Reservation."""
+        return Reservation(
+            self.client_order_id,
+            self.strategy,
+            self.symbol,
+            self.bucket,
+            self.side,
+            self.remaining,
+            self.price,
+        )
 
 
 class RiskMemory:
@@ -197,65 +251,82 @@ class RiskMemory:
         self.limits = limits
         self.switches = Switches()
         self._held: dict[str, Held] = {}
-        # Read-only: the reservations tuple below is kept only while `reserve`, `fill` and
-        # `release` are the only ways to change what is held.
+        # Read-only: the tuple of what is held below is kept only while `reserve` and
+        # `release` (and a fill to the end) are the only ways to change the entries.
         self.held: Mapping[str, Held] = MappingProxyType(self._held)
-        self._reservations: tuple[Reservation, ...] | None = ()
+        self._open: tuple[Held, ...] | None = ()
         self._rate_window = timedelta(seconds=limits.order_rate_window_seconds)
         self._execution_window = timedelta(seconds=limits.execution_window_seconds)
         self._duplicate_window = timedelta(seconds=limits.duplicate_window_seconds)
         keep = max(self._rate_window, self._execution_window, self._duplicate_window)
         self.allowed = AllowedHistory(keep)
+        self._window_starts: tuple[datetime, WindowStarts] | None = None
 
     def snapshot(self, order: Order, now: datetime, anchor: DailyAnchor | None) -> RiskSnapshot:
         """What a check of `order` reads at `now`, with the day's anchor as rolled for it."""
         allowed, switches = self.allowed, self.switches
         allowed.forget_before(now)
         orders_in_rate_window, executions_in_window, duplicate_of = allowed.throttle_figures(
-            order,
+            order, *self.window_starts(now)
+        )
+        # Positional, in field order: keywords cost as much again as the fields themselves.
+        return RiskSnapshot(
+            now,
+            switches.kill_switch,
+            switches.daily_loss_latched,
+            frozenset(switches.disabled_strategies),
+            anchor,
+            self.open_reservations(),
+            orders_in_rate_window,
+            executions_in_window,
+            duplicate_of,
+        )
+
+    def window_starts(self, now: datetime) -> WindowStarts:
+        """Where the order rate, execution and duplicate windows that end at `now` start.
+        Kept for the last `now`: the orders of one event are all checked at the same time."""
+        kept = self._window_starts
+        if kept is not None and kept[0] is now:
+            return kept[1]
+        starts = (
             now - self._rate_window,
             now - self._execution_window,
             now - self._duplicate_window,
         )
-        return RiskSnapshot(
-            now=now,
-            kill_switch=switches.kill_switch,
-            daily_loss_latched=switches.daily_loss_latched,
-            disabled_strategies=frozenset(switches.disabled_strategies),
-            daily_anchor=anchor,
-            reservations=self.reservations(),
-            orders_in_rate_window=orders_in_rate_window,
-            executions_in_window=executions_in_window,
-            duplicate_of=duplicate_of,
-        )
+        self._window_starts = (now, starts)
+        return starts
+
+    def open_reservations(self) -> tuple[Held, ...]:
+        """What is held, oldest first, as the checks read it: live records, the same tuple
+        until one is added or ends (a partial fill changes its record in place)."""
+        held = self._open
+        if held is None:
+            held = self._open = tuple(self._held.values())
+        return held
 
     def reservations(self) -> tuple[Reservation, ...]:
-        """The open reservations, oldest first; the same tuple until one changes."""
-        reservations = self._reservations
-        if reservations is None:
-            reservations = tuple([held.reservation for held in self._held.values()])
-            self._reservations = reservations
-        return reservations
+        """The open reservations, oldest first, as they stand now."""
+        return tuple([held.reservation() for held in self._held.values()])
 
-    def reserve(self, reservation: Reservation, quantity: Decimal) -> None:
-        self._held[reservation.client_order_id] = Held(reservation, quantity)
-        self._reservations = None
+    def reserve(self, held: Held) -> None:
+        self._held[held.client_order_id] = held
+        self._open = None
 
     def fill(self, client_order_id: str, filled: Decimal) -> Decimal | None:
         """Shrink the reservation to what is unfilled; returns what remains, None if not held."""
         held = self._held.get(client_order_id)
         if held is None:
             return None
-        remaining = max(min(held.reservation.remaining, held.quantity - filled), ZERO)
-        if remaining > 0:
-            held.reservation = replace(held.reservation, remaining=remaining)
+        remaining = max(min(held.remaining, held.quantity - filled), ZERO)
+        if remaining > ZERO:
+            held.remaining = remaining
         else:
             del self._held[client_order_id]
-        self._reservations = None
+            self._open = None
         return remaining
 
     def release(self, client_order_id: str) -> bool:
         released = self._held.pop(client_order_id, None) is not None
         if released:
-            self._reservations = None
+            self._open = None
         return released

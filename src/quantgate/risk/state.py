@@ -18,16 +18,21 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
-from quantgate.core.enums import Bucket, OrderType, Side
+from quantgate.core.enums import Bucket, DenyReason, Mode, OrderType, Side
 from quantgate.core.types import Order
 from quantgate.risk.config import RiskLimits
-from quantgate.risk.decision import DailyAnchor, Reservation, RiskDecision
+from quantgate.risk.decision import DailyAnchor, Reservation, RiskDecision, Verdict
 from quantgate.risk.memory import (
+    ORDER_TYPE_TEXT,
+    SIDE_TEXT,
+    ZERO,
     AllowedDecision,
+    Held,
     RiskMemory,
     content_key,
     decimal_text,
     order_content,
+    value_texts,
 )
 from quantgate.storage.bulk import BulkStatement
 from quantgate.storage.ledger import (
@@ -53,6 +58,11 @@ GATE_ACTOR = "risk_gate"
 
 # The ledger's version of the rows below: a store whose memory has another reloads it.
 RISK_CACHE = "risk"
+
+_MODE_TEXT = value_texts(Mode)
+_BUCKET_TEXT = value_texts(Bucket)
+_VERDICT_TEXT = value_texts(Verdict)
+_REASON_TEXT = value_texts(DenyReason)
 
 _DECISIONS = table_of(RiskGateDecisionRow)
 _RESERVATIONS = table_of(RiskReservationRow)
@@ -163,6 +173,10 @@ class RiskStateStore:
         self._limits = limits
         self._memory: RiskMemory | None = None
         self._version = -1
+        # The unit the memory was last stamped in. A unit bumps a cache's version once, at
+        # its first change there, so from the stamp to the unit's end the memory is current
+        # and stamping again would change nothing: the per-order calls skip both.
+        self._stamped: UnitOfWork | None = None
         self._decisions: list[tuple[Any, ...]] = []
         # Reservations not yet written, as their columns (changed in place until the flush).
         self._new_reservations: dict[str, list[Any]] = {}
@@ -173,10 +187,13 @@ class RiskStateStore:
 
     def memory(self, unit: UnitOfWork, now: datetime) -> RiskMemory:
         """The scope's risk state, loaded again when someone else wrote since."""
-        if self._memory is None or self._version != unit.version(RISK_CACHE):
-            self._memory = self._load(unit, now)
+        memory = self._memory
+        if unit is self._stamped and memory is not None:
+            return memory
+        if memory is None or self._version != unit.version(RISK_CACHE):
+            memory = self._memory = self._load(unit, now)
             self._version = unit.version(RISK_CACHE)
-        return self._memory
+        return memory
 
     def status(self, unit: UnitOfWork, now: datetime) -> RiskStatus:
         memory = self.memory(unit, now)
@@ -217,16 +234,18 @@ class RiskStateStore:
             )
         )
         for row in reservations:
-            reservation = Reservation(
-                client_order_id=row.client_order_id,
-                strategy=row.strategy,
-                symbol=row.symbol,
-                bucket=Bucket(row.bucket),
-                side=Side(row.side),
-                remaining=row.remaining,
-                price=row.price,
+            memory.reserve(
+                Held(
+                    client_order_id=row.client_order_id,
+                    strategy=row.strategy,
+                    symbol=row.symbol,
+                    bucket=Bucket(row.bucket),
+                    side=Side(row.side),
+                    remaining=row.remaining,
+                    price=row.price,
+                    quantity=row.quantity,
+                )
             )
-            memory.reserve(reservation, row.quantity)
         self._load_allowed(unit, memory, now)
         return memory
 
@@ -270,60 +289,73 @@ class RiskStateStore:
         price: Decimal | None,
     ) -> None:
         memory = self._touch(unit, decision.decided_at, rows=1)
+        quantity = self._queue_decision(order, decision, price)
+        if decision.allowed:
+            self._remember_allowed(memory, order, quantity, decision.decided_at)
+
+    def reserve(self, unit: UnitOfWork, order: Order, price: Decimal, now: datetime) -> None:
+        memory = self._touch(unit, now, rows=1)
+        self._reserve(memory, order, price, now)
+
+    def record_allowed(
+        self, unit: UnitOfWork, order: Order, decision: RiskDecision, price: Decimal
+    ) -> None:
+        """`reserve`, then `record_decision`, for an allowed decision: one stamp for both."""
+        now = decision.decided_at
+        memory = self._touch(unit, now, 2)
+        self._reserve(memory, order, price, now)
+        quantity = self._queue_decision(order, decision, price)
+        self._remember_allowed(memory, order, quantity, now)
+
+    def _queue_decision(self, order: Order, decision: RiskDecision, price: Decimal | None) -> str:
+        """Queue the decision's row; returns the order's quantity as the row has it."""
+        quantity = decimal_text(order.quantity)
         self._decisions.append(
             (
                 self.scope,
-                order.mode.value,
+                _MODE_TEXT[order.mode],
                 order.client_order_id,
                 order.strategy,
                 order.instrument.symbol,
-                order.side.value,
-                order.order_type.value,
-                decimal_text(order.quantity),
+                SIDE_TEXT[order.side],
+                ORDER_TYPE_TEXT[order.order_type],
+                quantity,
                 None if price is None else decimal_text(price),
-                decision.verdict.value,
-                None if decision.reason is None else decision.reason.value,
+                _VERDICT_TEXT[decision.verdict],
+                None if decision.reason is None else _REASON_TEXT[decision.reason],
                 dict(decision.detail),
                 decision.decided_at,
             )
         )
-        if decision.allowed:
-            allowed = memory.allowed
-            allowed.add(
-                AllowedDecision(
-                    sequence=allowed.next_sequence,
-                    client_order_id=order.client_order_id,
-                    strategy=order.strategy,
-                    symbol=order.instrument.symbol,
-                    content=order_content(order),
-                    decided_at=decision.decided_at,
-                )
-            )
+        return quantity
 
-    def reserve(self, unit: UnitOfWork, order: Order, price: Decimal, now: datetime) -> None:
-        memory = self._touch(unit, now, rows=1)
-        cid = order.client_order_id
-        memory.reserve(
-            Reservation(
-                client_order_id=cid,
-                strategy=order.strategy,
-                symbol=order.instrument.symbol,
-                bucket=order.instrument.bucket,
-                side=order.side,
-                remaining=order.quantity,
-                price=price,
-            ),
-            order.quantity,
+    @staticmethod
+    def _remember_allowed(
+        memory: RiskMemory, order: Order, quantity_text: str, decided_at: datetime
+    ) -> None:
+        allowed = memory.allowed
+        content = order_content(order, quantity_text)
+        cid, strategy, symbol = order.client_order_id, order.strategy, order.instrument.symbol
+        # Positional, in field order: keywords cost as much again as the fields themselves.
+        allowed.add(
+            AllowedDecision(allowed.next_sequence, cid, strategy, symbol, content, decided_at)
         )
+
+    def _reserve(self, memory: RiskMemory, order: Order, price: Decimal, now: datetime) -> None:
+        cid, strategy, side = order.client_order_id, order.strategy, order.side
+        symbol, bucket, quantity = order.instrument.symbol, order.instrument.bucket, order.quantity
+        # Positional, in field order (remaining, price, then the quantity reserved): keywords
+        # cost as much again as the fields themselves.
+        memory.reserve(Held(cid, strategy, symbol, bucket, side, quantity, price, quantity))
         self._new_reservations[cid] = [
             cid,
             self.scope,
-            order.strategy,
-            order.instrument.symbol,
-            order.instrument.bucket.value,
-            order.side.value,
-            order.quantity,
-            order.quantity,
+            strategy,
+            symbol,
+            _BUCKET_TEXT[bucket],
+            SIDE_TEXT[side],
+            quantity,
+            quantity,
             True,
             price,
             now,
@@ -337,7 +369,7 @@ class RiskStateStore:
         memory = self.memory(unit, now)
         if client_order_id not in memory.held:
             return
-        self._touch(unit, now)
+        self._stamp(unit)
         remaining = memory.fill(client_order_id, filled)
         assert remaining is not None
         self._change_reservation(unit, client_order_id, remaining, now)
@@ -347,9 +379,9 @@ class RiskStateStore:
         memory = self.memory(unit, now)
         if client_order_id not in memory.held:
             return
-        self._touch(unit, now)
+        self._stamp(unit)
         memory.release(client_order_id)
-        self._change_reservation(unit, client_order_id, Decimal(0), now)
+        self._change_reservation(unit, client_order_id, ZERO, now)
 
     def change(self, unit: UnitOfWork, change: StateChange, now: datetime) -> None:
         """Set one piece of state and write the audit event for it, in the unit. Written at
@@ -429,14 +461,20 @@ class RiskStateStore:
         self._new_reservations = {}
         self._changed_reservations = {}
         self._anchor = None
-        self._memory, self._version = None, -1
+        self._memory, self._version, self._stamped = None, -1, None
 
     def _touch(self, unit: UnitOfWork, now: datetime, rows: int = 0) -> RiskMemory:
         """This unit changes the risk rows: stamp the memory with the version it commits."""
         memory = self.memory(unit, now)
-        self._version = unit.bump(RISK_CACHE)
-        unit.enlist(self, rows)
+        self._stamp(unit, rows)
         return memory
+
+    def _stamp(self, unit: UnitOfWork, rows: int = 0) -> None:
+        """`_touch` for a memory just read in this unit (nothing was executed since)."""
+        if unit is not self._stamped:
+            self._version = unit.bump(RISK_CACHE)
+            self._stamped = unit
+        unit.enlist(self, rows)
 
     def _change_reservation(
         self, unit: UnitOfWork, client_order_id: str, remaining: Decimal, now: datetime

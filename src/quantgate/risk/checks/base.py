@@ -15,11 +15,8 @@ from quantgate.risk.config import RiskLimits
 from quantgate.risk.context import Quote, RiskContext
 from quantgate.risk.decision import Denial, RiskSnapshot
 
-# Keys of `CheckInput.memo`; _ABSENT tells "not worked out yet" from a memoised None.
-_FRESH_QUOTE = "fresh_quote"
-_ORDER_PRICE = "order_price"
-_ORDER_NOTIONAL = "order_notional"
-_ABSENT: Any = object()
+_ABSENT: Any = object()  # tells "not worked out yet" from a worked-out None
+_LIMIT, _STOP, _BUY = OrderType.LIMIT, OrderType.STOP, Side.BUY  # enum class lookups are slow
 
 
 # Not frozen: one is built for every order and its memo is mutable anyway; a frozen
@@ -30,9 +27,12 @@ class CheckInput:
     context: RiskContext
     snapshot: RiskSnapshot
     limits: RiskLimits
-    # Figures several checks derive from the same inputs (quote, price, notional, the valued
-    # books), worked out once per order.
+    # Figures several checks derive from the same inputs (the valued books, say), worked
+    # out once per order; the quote, price and notional every order needs have slots.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _quote: Any = field(default=_ABSENT, init=False, compare=False, repr=False)
+    _price: Any = field(default=_ABSENT, init=False, compare=False, repr=False)
+    _notional: Any = field(default=_ABSENT, init=False, compare=False, repr=False)
 
     @property
     def symbol(self) -> str:
@@ -40,13 +40,13 @@ class CheckInput:
 
     def fresh_quote(self) -> Quote | None:
         """The symbol's quote if it is usable and young enough to judge a price by."""
-        quote: Quote | None = self.memo.get(_FRESH_QUOTE, _ABSENT)
+        quote: Quote | None = self._quote
         if quote is _ABSENT:
-            quote = self.memo[_FRESH_QUOTE] = self._fresh_quote()
+            quote = self._quote = self._fresh_quote()
         return quote
 
     def _fresh_quote(self) -> Quote | None:
-        quote = self.context.quotes.get(self.symbol)
+        quote = self.context.quotes.get(self.order.instrument.symbol)
         if quote is None or not quote.usable:
             return None
         if self.snapshot.now - quote.at > seconds_delta(self.limits.max_reference_age_seconds):
@@ -56,29 +56,29 @@ class CheckInput:
     def order_price(self) -> Decimal | None:
         """The price the order would trade at: its own limit or stop, else the side of the
         book a market order takes. None when a market order has no fresh reference."""
-        price: Decimal | None = self.memo.get(_ORDER_PRICE, _ABSENT)
+        price: Decimal | None = self._price
         if price is _ABSENT:
-            price = self.memo[_ORDER_PRICE] = self._order_price()
+            price = self._price = self._order_price()
         return price
 
     def _order_price(self) -> Decimal | None:
         order = self.order
-        if order.order_type is OrderType.LIMIT:
+        if order.order_type is _LIMIT:
             return order.limit_price
-        if order.order_type is OrderType.STOP:
+        if order.order_type is _STOP:
             return order.stop_price
         quote = self.fresh_quote()
         if quote is None:
             return None
-        return quote.ask if order.side is Side.BUY else quote.bid
+        return quote.ask if order.side is _BUY else quote.bid
 
     def order_notional(self) -> Decimal | None:
         """Quantity times `order_price()`; None without a price."""
-        notional: Decimal | None = self.memo.get(_ORDER_NOTIONAL, _ABSENT)
+        notional: Decimal | None = self._notional
         if notional is _ABSENT:
             price = self.order_price()
             notional = None if price is None else self.order.quantity * price
-            self.memo[_ORDER_NOTIONAL] = notional
+            self._notional = notional
         return notional
 
 

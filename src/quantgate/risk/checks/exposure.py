@@ -15,8 +15,10 @@ summed (infinities of both signs) raises in the same check as it always did.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from quantgate.core.enums import Bucket, DenyReason, Side
 from quantgate.risk.checks.base import CheckInput
@@ -24,6 +26,12 @@ from quantgate.risk.decision import Denial
 
 ZERO = Decimal(0)
 _VALUED = "valued_books"
+_BUY = Side.BUY  # a member looked up on its enum class costs a slow attribute lookup
+# A book while it is gathered: [bucket, position, open buys, open sells]. A symbol nobody
+# holds has position ZERO; open buys and sells are None until their first term (then ZERO
+# plus that term, as a book that starts empty).
+_BUCKET, _POSITION, _BUYS, _SELLS = range(4)
+_Book = list[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +49,8 @@ class _ValuedBooks:
     """Every book valued without the order, the order's own book with it, and the buckets'
     sums without the order and, for the own book's bucket, with it."""
 
-    buckets: dict[str, Bucket]  # each book's symbol and bucket, in book order
+    names: Collection[str]  # each book's symbol, in book order
+    buckets: list[Bucket]  # each book's bucket, in book order
     values: list[Decimal]  # in book order
     own: int  # the order's own book
     own_with_order: Decimal
@@ -52,11 +61,11 @@ class _ValuedBooks:
 def exposure(inputs: CheckInput, *, with_order: bool) -> Exposure:
     """Every symbol's and bucket's exposure, without or with the order."""
     books = _valued_books(inputs)
-    by_symbol = dict(zip(books.buckets, books.values, strict=True))
+    by_symbol = dict(zip(books.names, books.values, strict=True))
     if with_order:
         by_symbol[inputs.symbol] = books.own_with_order
     by_bucket: dict[Bucket, Decimal] = {}
-    for name, bucket in books.buckets.items():
+    for name, bucket in zip(books.names, books.buckets, strict=True):
         by_bucket[bucket] = by_bucket.get(bucket, Decimal(0)) + by_symbol[name]
     return Exposure(by_symbol, by_bucket)
 
@@ -72,78 +81,86 @@ def _valued_books(inputs: CheckInput) -> _ValuedBooks:
 def _value_books(inputs: CheckInput) -> _ValuedBooks:
     order = inputs.order
     symbol = order.instrument.symbol
-    # A symbol's book takes the bucket of what first names it: a holding, an open order,
-    # or else the order itself. Quantities add up from ZERO, as a book that starts empty.
-    buckets: dict[str, Bucket] = {}
-    positions: dict[str, Decimal] = {}
-    for holding in inputs.context.holdings.values():
-        name = holding.symbol
-        position = positions.get(name)
-        if position is None:
-            buckets[name] = holding.bucket
-            positions[name] = ZERO + holding.quantity
-        else:
-            positions[name] = position + holding.quantity
-    open_buys: dict[str, Decimal] = {}
-    open_sells: dict[str, Decimal] = {}
-    for reservation in inputs.snapshot.reservations:
-        name = reservation.symbol
-        if name not in buckets:
-            buckets[name] = reservation.bucket
-        side_open = open_buys if reservation.side is Side.BUY else open_sells
-        side_open[name] = side_open.get(name, ZERO) + reservation.remaining
-    if symbol not in buckets:
-        buckets[symbol] = order.instrument.bucket
-
+    books = _gather_books(inputs)
     # Values first, then the order's own book with the order, then the sums: an input that
     # cannot be valued (an infinity, a NaN) raises at the same step as book by book.
     order_price = inputs.order_price()
     quotes = inputs.context.quotes
+    buckets: list[Bucket] = []
     values: list[Decimal] = []
     own, own_price = 0, ZERO
-    for name in buckets:
+    for name, (bucket, position, buys, sells) in books.items():
         if name == symbol and order_price is not None:
             price = order_price
-        elif (quote := quotes.get(name)) is not None and quote.usable:
-            price = quote.mid
         else:
-            price = _highest_price(inputs, name)
+            quote = quotes.get(name)
+            mid = None if quote is None else quote.usable_mid()
+            price = _highest_price(inputs, name) if mid is None else mid
         if name == symbol:
             own, own_price = len(values), price
-        position = positions.get(name, ZERO)
-        long = abs(position + open_buys.get(name, ZERO))
-        short = abs(position - open_sells.get(name, ZERO))
+        buckets.append(bucket)
+        if buys is None and sells is None and not position.is_nan():
+            # With no open orders the worst case is |position + 0| against |position - 0|:
+            # the same number, the first kept (as max()), and that is |position| itself,
+            # a sum from ZERO in this same context getting nothing from adding ZERO again.
+            # Only a NaN, which their comparison raises on, needs the long way.
+            values.append(abs(position) * price)
+            continue
+        long = abs(position + (ZERO if buys is None else buys))
+        short = abs(position - (ZERO if sells is None else sells))
         values.append((short if short > long else long) * price)  # as max(): first of equals
-    buys, sells = open_buys.get(symbol, ZERO), open_sells.get(symbol, ZERO)
-    if order.side is Side.BUY:
+    own_book = books[symbol]
+    position, buys, sells = own_book[_POSITION], own_book[_BUYS], own_book[_SELLS]
+    if buys is None:
+        buys = ZERO
+    if sells is None:
+        sells = ZERO
+    if order.side is _BUY:
         buys += order.quantity
     else:
         sells += order.quantity
-    own_with_order = _worst_quantity(positions.get(symbol, ZERO), buys, sells) * own_price
+    own_with_order = _worst_quantity(position, buys, sells) * own_price
 
     # Each bucket's sum without the order, then the own book's bucket with it: the same
     # additions up to the own book, from there its value with the order instead.
     by_bucket: dict[Bucket, Decimal] = {}
-    in_book_order = list(buckets.values())
     before_own = ZERO
-    for index, bucket in enumerate(in_book_order):
+    for index, bucket in enumerate(buckets):
         total = by_bucket.get(bucket, ZERO)
         if index == own:
             before_own = total
         by_bucket[bucket] = total + values[index]
-    own_bucket = in_book_order[own]
+    own_bucket = buckets[own]
     own_bucket_with_order = before_own + own_with_order
     for index in range(own + 1, len(values)):
-        if in_book_order[index] == own_bucket:
+        if buckets[index] == own_bucket:
             own_bucket_with_order += values[index]
     return _ValuedBooks(
-        buckets=buckets,
-        values=values,
-        own=own,
-        own_with_order=own_with_order,
-        by_bucket=by_bucket,
-        own_bucket_with_order=own_bucket_with_order,
+        books.keys(), buckets, values, own, own_with_order, by_bucket, own_bucket_with_order
     )
+
+
+def _gather_books(inputs: CheckInput) -> dict[str, _Book]:
+    """Every symbol's book, in book order: holdings, then open orders, then the order's own.
+    A symbol's book takes the bucket of what first names it."""
+    books: dict[str, _Book] = {}
+    for holding in inputs.context.holdings.values():
+        book = books.get(holding.symbol)
+        if book is None:
+            books[holding.symbol] = [holding.bucket, ZERO + holding.quantity, None, None]
+        else:  # every book so far was opened by a holding
+            book[_POSITION] += holding.quantity
+    for reservation in inputs.snapshot.reservations:
+        book = books.get(reservation.symbol)
+        if book is None:
+            book = books[reservation.symbol] = [reservation.bucket, ZERO, None, None]
+        side = _BUYS if reservation.side is _BUY else _SELLS
+        open_so_far = book[side]
+        book[side] = (ZERO if open_so_far is None else open_so_far) + reservation.remaining
+    instrument = inputs.order.instrument
+    if instrument.symbol not in books:
+        books[instrument.symbol] = [instrument.bucket, ZERO, None, None]
+    return books
 
 
 def _worst_quantity(position: Decimal, open_buys: Decimal, open_sells: Decimal) -> Decimal:
@@ -178,8 +195,8 @@ def symbol_position(inputs: CheckInput) -> Denial | None:
 def bucket_position(inputs: CheckInput) -> Denial | None:
     books = _valued_books(inputs)
     bucket = inputs.order.instrument.bucket
-    before = after = books.by_bucket.get(bucket, Decimal(0))
-    if books.buckets[inputs.symbol] == bucket:  # else the own book counts in another bucket
+    before = after = books.by_bucket.get(bucket, ZERO)
+    if books.buckets[books.own] == bucket:  # else the own book counts in another bucket
         after = books.own_bucket_with_order
     limit = inputs.limits.bucket_limit(bucket)
     if after > limit and after > before:

@@ -8,10 +8,12 @@ from quantgate.core.enums import DenyReason
 from quantgate.risk.checks.base import CheckInput, own_prices
 from quantgate.risk.decision import Denial
 
+ZERO = Decimal(0)  # an int operand is converted to a Decimal at every comparison
+
 
 def _positive_finite(value: Decimal) -> bool:
     # is_finite first: comparing a NaN Decimal raises instead of returning False.
-    return value.is_finite() and value > 0
+    return value.is_finite() and value > ZERO
 
 
 def quantity_valid(inputs: CheckInput) -> Denial | None:
