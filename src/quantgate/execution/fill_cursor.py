@@ -8,14 +8,31 @@ which the outbox stores once.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from quantgate.storage.ledger import UnitOfWork, dialect_insert, table_of
+from quantgate.storage.bulk import BulkStatement
+from quantgate.storage.ledger import UnitOfWork, table_of
 from quantgate.storage.models import JobCheckpoint
 
 _CHECKPOINTS = table_of(JobCheckpoint)
+_KEYS = ("job", "key", "state", "note", "updated_at")
+
+
+def _upsert(insert: sqlite.Insert | postgresql.Insert) -> BulkStatement:
+    # Compiled once, like the other rows written at a flush: building and compiling the
+    # statement at each flush cost more than executing it.
+    excluded = insert.excluded
+    replace = {name: excluded[name] for name in ("state", "note", "updated_at")}
+    statement = insert.on_conflict_do_update(index_elements=["job", "key"], set_=replace)
+    return BulkStatement(statement, _KEYS, _CHECKPOINTS)
+
+
+_UPSERT = {
+    "sqlite": _upsert(sqlite.insert(_CHECKPOINTS)),
+    "postgresql": _upsert(postgresql.insert(_CHECKPOINTS)),
+}
 
 
 class FillCursor:
@@ -53,17 +70,9 @@ class FillCursor:
         if not self._unwritten:
             return
         self._unwritten = False
-        values: dict[str, Any] = {
-            "state": {"cursor": self._cursor},
-            "note": None,
-            "updated_at": datetime.now(UTC),
-        }
-        insert = dialect_insert(unit.connection, _CHECKPOINTS)
-        unit.connection.execute(
-            insert.values(job=self.job, key=self.venue, **values).on_conflict_do_update(
-                index_elements=["job", "key"], set_=values
-            )
-        )
+        connection = unit.connection
+        row = (self.job, self.venue, {"cursor": self._cursor}, None, datetime.now(UTC))
+        _UPSERT[connection.dialect.name].execute(connection, [row])
 
     def discard(self) -> None:
         self._loaded = self._unwritten = False

@@ -421,8 +421,9 @@ class OrderGateway(Generic[ContextT]):
                         changed = self._settle_unknown(unit, order)
                     else:
                         repeated = self._unseen(state.fills)
-                        fills.extend(self._record_fills(unit, repeated))
-                        self._remember(repeated)
+                        if repeated:  # usually none: the fills came through the cursor
+                            fills.extend(self._record_fills(unit, repeated))
+                            self._remember(repeated)
                         changed = self._ingest_state(unit, state)
                     if changed is not None and changed.status != order.status:
                         settled.append(changed)

@@ -73,6 +73,12 @@ def trace_row(
     """A fill's trace columns in the order of `TRACE_COLUMNS` (the outbox writes these
     straight to the table, one per fill)."""
     side, price = fill.side, fill.price
+    slippage = slippage_bps(side, price, decision_price)
+    # Most orders arrive at the price they were decided at: the same figure, computed once
+    # (equal decimals give equal quotients, whatever their exponents).
+    arrival_slippage = (
+        slippage if arrival_mid == decision_price else slippage_bps(side, price, arrival_mid)
+    )
     return (
         scope,
         mode,
@@ -88,8 +94,8 @@ def trace_row(
         decision_price,
         arrival_mid,
         price,
-        slippage_bps(side, price, decision_price),
-        slippage_bps(side, price, arrival_mid),
+        slippage,
+        arrival_slippage,
         fill.fee,
         impact_bps,
         policy,

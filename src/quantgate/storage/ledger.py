@@ -133,7 +133,9 @@ class UnitOfWork:
         self._after.append(callback)
 
     def _take_after(self) -> list[Callable[[], None]]:
-        callbacks, self._after = self._after, []
+        callbacks = self._after
+        if callbacks:
+            self._after = []
         return callbacks
 
     def _discard(self) -> None:
@@ -159,11 +161,12 @@ class ScopeLedger:
         self._owner: int | None = None
         self._depth = 0
         self._broken: str | None = None
+        self._scope = UnitScope(self)
         self._ensure_lock_row()
 
     def unit(self) -> UnitScope:
         """`with ledger.unit() as unit:` joins the unit this thread has open, or begins one."""
-        return UnitScope(self)
+        return self._scope
 
     def commit(self) -> None:
         """Flush and commit the open transaction (nothing to do when none is open)."""
@@ -260,15 +263,14 @@ class ScopeLedger:
 
 
 class UnitScope:
-    """One `with` block of a unit of work (a class, not a generator: it is entered for
-    every order and every fill)."""
+    """The `with` block of a unit of work (a class, not a generator: it is entered for
+    every order and every fill). One per ledger, entered again and again: it keeps no
+    state of its own, the ledger's depth tells the outermost block from a nested one."""
 
-    __slots__ = ("_ledger", "_outermost", "_unit")
+    __slots__ = ("_ledger",)
 
     def __init__(self, ledger: ScopeLedger) -> None:
         self._ledger = ledger
-        self._outermost = False
-        self._unit: UnitOfWork | None = None
 
     def __enter__(self) -> UnitOfWork:
         ledger = self._ledger
@@ -283,12 +285,12 @@ class UnitScope:
         except BaseException:
             ledger._lock.release()
             raise
-        ledger._depth, self._outermost, self._unit = 1, True, unit
+        ledger._depth = 1
         return unit
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        ledger, unit = self._ledger, self._unit
-        if not self._outermost or unit is None:
+        ledger, unit = self._ledger, self._ledger._unit
+        if ledger._depth > 1 or unit is None:
             ledger._depth -= 1
             ledger._lock.release()
             return

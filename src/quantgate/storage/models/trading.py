@@ -21,6 +21,9 @@ from quantgate.core.errors import ProgrammerError
 from quantgate.storage.models.base import Base
 
 _SCALE = Decimal(1).scaleb(-18)
+# Rounding to 18 places in the default context (28 digits, which quantgate never changes)
+# raises for a value with more digits than this before the point.
+_WHOLE_DIGITS = 10
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -57,6 +60,17 @@ class ExactDecimal(TypeDecorator[Decimal]):
                 return None
             if value.__class__ is not Decimal or not value.is_finite():
                 _rounded(value)  # raises, naming the value
+            # A value with at most 18 places needs no rounding: written without an exponent,
+            # its text is its str() less trailing zeros (what normalising drops), for a
+            # fraction of the cost. Anything else, or too long to round, takes the full path.
+            text = str(value)
+            point = text.find(".")
+            if "E" not in text and "e" not in text:
+                if point < 0:
+                    if len(text) <= _WHOLE_DIGITS:
+                        return text
+                elif point <= _WHOLE_DIGITS and len(text) - point <= 19:
+                    return text.rstrip("0").rstrip(".") if text[-1] == "0" else text
             # _text(_rounded(value)), inlined: two calls fewer per value.
             return format(value.quantize(_SCALE, rounding=ROUND_HALF_EVEN).normalize(), "f")
 
