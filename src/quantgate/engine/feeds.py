@@ -23,6 +23,7 @@ import polars as pl
 
 from quantgate.core.clock import ensure_utc
 from quantgate.core.errors import ConfigurationError, DataError
+from quantgate.core.slots import slot_setters
 from quantgate.core.types import Bar, Prediction
 from quantgate.engine.ports import MarketEvent, MarketFeed
 from quantgate.storage.lake import Lake, file_sha256, manifest_hash
@@ -32,7 +33,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Slot setters of the frozen Bar: building a bar this way skips only the UTC checks of
 # Bar.__post_init__, which hold by construction here (times come from UTC epoch micros).
-_BAR_SLOTS = tuple(Bar.__dict__[name].__set__ for name in BAR_COLUMNS)
+_BAR_SLOTS = slot_setters(Bar, BAR_COLUMNS)
 
 
 def _micros(moment: datetime) -> int:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from quantgate.core.clock import ensure_utc
 from quantgate.core.enums import Bucket
+from quantgate.core.slots import slot_setters
 
 BPS = Decimal(10_000)
 # Decimal operands: an int one is converted to a Decimal at every use.
@@ -77,9 +78,8 @@ class Quote:
         return (self.ask - self.bid) / self.mid * BPS
 
 
-# The slots' own setters: a frozen class's __setattr__ does not stand in their way.
-_SET_BID, _SET_ASK, _SET_AT, _SET_USABLE, _SET_MID = (
-    Quote.__dict__[name].__set__ for name in ("bid", "ask", "at", "_usable", "_mid")
+_SET_BID, _SET_ASK, _SET_AT, _SET_USABLE, _SET_MID = slot_setters(
+    Quote, ("bid", "ask", "at", "_usable", "_mid")
 )
 
 
@@ -100,8 +100,8 @@ class Holding:
         _SET_MARK_PRICE(self, mark_price)
 
 
-_SET_SYMBOL, _SET_BUCKET, _SET_QUANTITY, _SET_MARK_PRICE = (
-    Holding.__dict__[name].__set__ for name in ("symbol", "bucket", "quantity", "mark_price")
+_SET_SYMBOL, _SET_BUCKET, _SET_QUANTITY, _SET_MARK_PRICE = slot_setters(
+    Holding, ("symbol", "bucket", "quantity", "mark_price")
 )
 
 

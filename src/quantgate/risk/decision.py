@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from quantgate.core.enums import Bucket, DenyReason, Side
+from quantgate.core.slots import slot_setters
 
 
 class Verdict(StrEnum):
@@ -50,10 +51,8 @@ class RiskDecision:
         return self.verdict is _ALLOWED
 
 
-# The slots' own setters: a frozen class's __setattr__ does not stand in their way.
-_SET_CLIENT_ORDER_ID, _SET_VERDICT, _SET_REASON, _SET_DETAIL, _SET_DECIDED_AT = (
-    RiskDecision.__dict__[name].__set__
-    for name in ("client_order_id", "verdict", "reason", "detail", "decided_at")
+_SET_CLIENT_ORDER_ID, _SET_VERDICT, _SET_REASON, _SET_DETAIL, _SET_DECIDED_AT = slot_setters(
+    RiskDecision, ("client_order_id", "verdict", "reason", "detail", "decided_at")
 )
 
 
