@@ -34,6 +34,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Slot setters of the frozen Bar: building a bar this way skips only the UTC checks of
 # Bar.__post_init__, which hold by construction here (times come from UTC epoch micros).
 _BAR_SLOTS = slot_setters(Bar, BAR_COLUMNS)
+# The same for the events (their fields hold by construction too).
+_EVENT_SLOTS = slot_setters(MarketEvent, ("at", "bars", "predictions"))
+_NO_PREDICTIONS: tuple[Prediction, ...] = ()
 
 
 def _micros(moment: datetime) -> int:
@@ -67,7 +70,8 @@ class FrameBarFeed(MarketFeed):
         self._frame = frame
         self._symbols = tuple(sorted(frame["symbol"].unique().to_list()))
         self._sym = frame["symbol"].to_list()
-        self._ts = frame["ts"].dt.epoch("us").to_numpy()
+        # A list, as the prices: read row by row, a numpy array would box every element.
+        self._ts: list[int] = frame["ts"].dt.epoch("us").to_list()
         self._available = frame["available_at"].dt.epoch("us").to_numpy()
         self._prices = [frame[c].cast(pl.Float64).to_list() for c in BAR_COLUMNS[3:]]
         # Row index where each event (one available_at) starts, then the row count; and
@@ -132,6 +136,7 @@ class FrameBarFeed(MarketFeed):
         symbols, stamps = self._sym, self._ts
         opens, highs, lows, closes, volumes = self._prices
         s_sym, s_ts, s_av, s_open, s_high, s_low, s_close, s_volume = _BAR_SLOTS
+        e_at, e_bars, e_predictions = _EVENT_SLOTS
         new = object.__new__
         epoch = _EPOCH
         # Bars of one event nearly always share their open time: build it once.
@@ -144,7 +149,8 @@ class FrameBarFeed(MarketFeed):
                 start, end = event_rows[event], event_rows[event + 1]
                 event += 1
                 bars = []
-                for row, stamp in enumerate(stamps[start:end].tolist(), start):
+                for row in range(start, end):
+                    stamp = stamps[row]
                     if stamp != last_stamp:
                         last_stamp, last_moment = stamp, epoch + timedelta(0, 0, stamp)
                     bar = new(Bar)
@@ -161,11 +167,17 @@ class FrameBarFeed(MarketFeed):
                 assert next_prediction is not None
                 at = next_prediction.asof
                 bars = []
-            made: list[Prediction] = []
-            while p_index < len(predictions) and predictions[p_index].asof == at:
-                made.append(predictions[p_index])
-                p_index += 1
-            yield MarketEvent(at, bars, made)
+            made: Sequence[Prediction] = _NO_PREDICTIONS
+            if p_index < len(predictions) and predictions[p_index].asof == at:
+                made = []
+                while p_index < len(predictions) and predictions[p_index].asof == at:
+                    made.append(predictions[p_index])
+                    p_index += 1
+            market_event = new(MarketEvent)
+            e_at(market_event, at)
+            e_bars(market_event, bars)
+            e_predictions(market_event, made)
+            yield market_event
 
 
 def choose_sources(frame: pl.DataFrame, source: str | None = None) -> dict[str, str]:
