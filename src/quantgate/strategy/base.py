@@ -51,7 +51,13 @@ ConfigT = TypeVar("ConfigT", bound=StrategyConfig)
 @dataclass(slots=True)
 class _SymbolClock:
     last_ts: datetime
-    interval: timedelta | None
+    # The open time of the bar before, if any. The interval is worked out when asked for
+    # (strategies ask when they emit a signal), not subtracted on every bar.
+    previous_ts: datetime | None
+
+    @property
+    def interval(self) -> timedelta | None:
+        return None if self.previous_ts is None else self.last_ts - self.previous_ts
 
 
 class Strategy(ABC, Generic[ConfigT]):
@@ -119,7 +125,7 @@ class Strategy(ABC, Generic[ConfigT]):
             if clock is None:
                 clocks[symbol] = _SymbolClock(ts, None)
             elif ts > clock.last_ts:
-                clock.interval = ts - clock.last_ts
+                clock.previous_ts = clock.last_ts
                 clock.last_ts = ts
             elif ts == clock.last_ts:
                 # After a restart the engine may hand over the last bar again;
@@ -193,15 +199,15 @@ class Strategy(ABC, Generic[ConfigT]):
         self._reset()
         self._clocks = {}
         try:
-            clocks = {
-                symbol: _SymbolClock(
-                    require_time(entry["last_ts"]),
-                    None
-                    if entry["interval_s"] is None
-                    else timedelta(seconds=float(entry["interval_s"])),
+            clocks = {}
+            for symbol, entry in checkpoint["clocks"].items():
+                last_ts = require_time(entry["last_ts"])
+                interval_s = entry["interval_s"]
+                # Datetime arithmetic is exact: `interval` gives back this timedelta.
+                previous_ts = (
+                    None if interval_s is None else last_ts - timedelta(seconds=float(interval_s))
                 )
-                for symbol, entry in checkpoint["clocks"].items()
-            }
+                clocks[symbol] = _SymbolClock(last_ts, previous_ts)
             self._load_state(checkpoint["state"])
         except (KeyError, TypeError, ValueError, DataError) as error:
             # Half-restored state would produce signals no uninterrupted run would.

@@ -100,16 +100,23 @@ class MomentumStrategy(Strategy[MomentumConfig]):
         if state is None:
             state = self._state_for(bar.symbol)
         closes = state.closes
-        closes.append(bar.close)
+        close = bar.close
+        closes.append(close)
         lookback = self._return_lookback
-        # momentum_score, without its dispatch on the mode.
-        score = (
-            lookback_return(closes, lookback)
-            if lookback is not None
-            else momentum_score(closes, self.config)
-        )
-        if score is None:
-            return []
+        if lookback is not None:
+            # lookback_return(closes, lookback) written out, as it runs on every bar (the
+            # config guarantees lookback >= 2; `close` is closes[-1]).
+            if len(closes) <= lookback:
+                return []
+            then = closes[-1 - lookback]
+            if then <= 0:
+                return []
+            score = close / then - 1.0
+        else:
+            ma_score = momentum_score(closes, self.config)
+            if ma_score is None:
+                return []
+            score = ma_score
         if state.position == 0 and -self._entry <= score <= self._entry:
             return []  # flat and not past the entry threshold: desired_direction keeps it so
         config = self.config
