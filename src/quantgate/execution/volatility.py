@@ -85,18 +85,26 @@ class VolatilityTracker:
             state = self._states[symbol] = _SymbolState()
         alpha, log, inf = self._alpha, math.log, math.inf
         last, variance, observations = state.last_close, state.variance, state.observations
-        for close in closes:
-            # Positive and finite (NaN fails every comparison).
-            if not 0.0 < close < inf:
-                continue
-            if last is not None:
-                squared = log(close / last) ** 2
-                if observations == 0:
-                    variance = squared
-                else:
+        # Closes that are not positive and finite (NaN fails every comparison) are skipped.
+        # The first return sets the variance, later ones move it: the two starts are
+        # taken before the loop so that the loop itself has no case to tell apart.
+        remaining = iter(closes)
+        if last is None:
+            last = next((close for close in remaining if 0.0 < close < inf), None)
+        if last is not None and observations == 0:
+            for close in remaining:
+                if 0.0 < close < inf:
+                    variance = log(close / last) ** 2
+                    observations = 1
+                    last = close
+                    break
+        if last is not None:
+            for close in remaining:
+                if 0.0 < close < inf:
+                    squared = log(close / last) ** 2
                     variance += alpha * (squared - variance)
-                observations += 1
-            last = close
+                    observations += 1
+                    last = close
         state.last_close, state.variance, state.observations = last, variance, observations
         self._queued_count -= len(closes)
         closes.clear()
