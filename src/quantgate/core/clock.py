@@ -46,5 +46,11 @@ class SimulatedClock(Clock):
             )
         self._now = moment
 
+    def catch_up(self, moment: datetime) -> None:
+        """Move to `moment` when it is later; an earlier or equal one leaves the clock be.
+        (The engine's once-per-event call: one comparison when nothing is to be done.)"""
+        if moment > self._now:
+            self._now = ensure_utc(moment, name="moment")
+
     def advance_by(self, step: timedelta) -> None:
         self.advance_to(self._now + step)

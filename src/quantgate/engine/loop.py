@@ -252,16 +252,23 @@ class TradingLoop:
     ) -> int:
         """Process the feed's events after the cursor; returns how many were processed."""
         self.start()
+        events, step = self.feed.events(after=self.cursor), self.step
         done = 0
-        for event in self.feed.events(after=self.cursor):
-            self.step(event)
-            done += 1
-            if on_event is not None:
-                on_event(self)
-            if progress is not None and done % progress_every == 0:
-                progress(done)
-            if max_events is not None and done >= max_events:
-                break
+        if on_event is None and progress is None and max_events is None:
+            # Nothing to do between events (a plain backtest): no checks per event. The
+            # count is what enumerate last gave (read after the loop).
+            for done, event in enumerate(events, 1):  # noqa: B007
+                step(event)
+        else:
+            for event in events:
+                step(event)
+                done += 1
+                if on_event is not None:
+                    on_event(self)
+                if progress is not None and done % progress_every == 0:
+                    progress(done)
+                if max_events is not None and done >= max_events:
+                    break
         began = perf_counter()
         self.gateway.commit()
         self.stats.order_path_seconds += perf_counter() - began
