@@ -13,7 +13,7 @@ engine takes them out in arrival order.
 from __future__ import annotations
 
 import queue
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -78,10 +78,32 @@ class FrameBarFeed(MarketFeed):
         # each event's time in epoch microseconds.
         available = self._available
         starts = (np.flatnonzero(available[1:] != available[:-1]) + 1).tolist()
-        self._event_rows: list[int] = [0, *starts, len(available)] if len(available) else [0]
-        self._event_micros: list[int] = available[self._event_rows[:-1]].tolist()
+        event_rows: list[int] = [0, *starts, len(available)] if len(available) else [0]
         self._predictions = sorted(predictions, key=lambda p: (p.asof, p.symbol))
+        self._timeline(event_rows, available[event_rows[:-1]].tolist())
         self._description = description or {}
+
+    def _timeline(self, event_rows: list[int], bar_micros: list[int]) -> None:
+        """The events, worked out once (not on every event): bar times and prediction times
+        merged in order, each with its time in epoch microseconds, its rows [start, end)
+        (empty for predictions alone) and, when it has any, its predictions."""
+        by_time: dict[int, list[Prediction]] = {}
+        for prediction in self._predictions:
+            by_time.setdefault(_micros(prediction.asof), []).append(prediction)
+        self._event_times: list[int] = sorted({*bar_micros, *by_time})
+        self._event_starts: list[int] = []
+        self._event_ends: list[int] = []
+        self._event_predictions: dict[int, list[Prediction]] = {}
+        bar_event = 0
+        for index, moment in enumerate(self._event_times):
+            start = event_rows[bar_event]
+            if bar_event < len(bar_micros) and bar_micros[bar_event] == moment:
+                bar_event += 1
+            self._event_starts.append(start)
+            self._event_ends.append(event_rows[bar_event])
+            made = by_time.get(moment)
+            if made is not None:
+                self._event_predictions[index] = made
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -116,23 +138,12 @@ class FrameBarFeed(MarketFeed):
     def event_count(self) -> int:
         """How many events `events()` yields: distinct bar times plus prediction times
         that fall between them (a progress bar's total)."""
-        bar_times = {int(t) for t in np.unique(self._available)}
-        prediction_times = {
-            (p.asof - _EPOCH) // timedelta(microseconds=1) for p in self._predictions
-        }
-        return len(bar_times | prediction_times)
+        return len(self._event_times)
 
     def events(self, after: datetime | None = None) -> Iterator[MarketEvent]:
-        event_rows, event_micros = self._event_rows, self._event_micros
-        event_total = len(event_micros)
-        # The first event after `after`: events start where available_at changes, and
-        # bars_before counts whole events.
-        event = 0 if after is None else bisect_left(event_rows, self.bars_before(after))
-        predictions = self._predictions
-        p_index = 0
-        if after is not None:
-            while p_index < len(predictions) and predictions[p_index].asof <= after:
-                p_index += 1
+        times, starts, ends = self._event_times, self._event_starts, self._event_ends
+        event_predictions = self._event_predictions
+        first = 0 if after is None else bisect_right(times, _micros(after))
         symbols, stamps = self._sym, self._ts
         opens, highs, lows, closes, volumes = self._prices
         s_sym, s_ts, s_av, s_open, s_high, s_low, s_close, s_volume = _BAR_SLOTS
@@ -141,14 +152,14 @@ class FrameBarFeed(MarketFeed):
         epoch = _EPOCH
         # Bars of one event nearly always share their open time: build it once.
         last_stamp, last_moment = -1, epoch
-        while event < event_total or p_index < len(predictions):
-            bar_at = epoch + timedelta(0, 0, event_micros[event]) if event < event_total else None
-            next_prediction = predictions[p_index] if p_index < len(predictions) else None
-            if bar_at is not None and (next_prediction is None or bar_at <= next_prediction.asof):
-                at = bar_at
-                start, end = event_rows[event], event_rows[event + 1]
-                event += 1
-                bars = []
+        for event in range(first, len(times)):
+            start, end = starts[event], ends[event]
+            made: Sequence[Prediction] = event_predictions.get(event, _NO_PREDICTIONS)
+            bars: list[Bar] = []
+            if start == end:
+                at = made[0].asof  # predictions alone: their own time, as they hold it
+            else:
+                at = epoch + timedelta(0, 0, times[event])
                 for row in range(start, end):
                     stamp = stamps[row]
                     if stamp != last_stamp:
@@ -163,16 +174,6 @@ class FrameBarFeed(MarketFeed):
                     s_close(bar, closes[row])
                     s_volume(bar, volumes[row])
                     bars.append(bar)
-            else:
-                assert next_prediction is not None
-                at = next_prediction.asof
-                bars = []
-            made: Sequence[Prediction] = _NO_PREDICTIONS
-            if p_index < len(predictions) and predictions[p_index].asof == at:
-                made = []
-                while p_index < len(predictions) and predictions[p_index].asof == at:
-                    made.append(predictions[p_index])
-                    p_index += 1
             market_event = new(MarketEvent)
             e_at(market_event, at)
             e_bars(market_event, bars)

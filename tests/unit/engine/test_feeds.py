@@ -106,3 +106,20 @@ def test_queue_feed_skips_replays_and_ends_on_close() -> None:
     producer.start()
     assert [e.at for e in feed.events()] == times
     producer.join()
+
+
+def test_predictions_before_between_and_after_the_bars_are_events_of_their_own() -> None:
+    bar_frame = frame(bars("AAA", [1, 2]))
+    first = START + HOUR + PUBLICATION
+    times = [START, first, first + HOUR / 2, first + HOUR, first + 5 * HOUR]
+    feed = FrameBarFeed(bar_frame, predictions=[prediction("AAA", t) for t in times])
+    events = list(feed.events())
+    assert [(e.at, len(e.bars), len(e.predictions)) for e in events] == [
+        (START, 0, 1),
+        (first, 1, 1),
+        (first + HOUR / 2, 0, 1),
+        (first + HOUR, 1, 1),
+        (first + 5 * HOUR, 0, 1),
+    ]
+    assert feed.event_count() == len(events)
+    assert [e.at for e in feed.events(after=first + HOUR / 2)] == times[3:]
