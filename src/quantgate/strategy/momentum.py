@@ -79,6 +79,7 @@ class MomentumStrategy(Strategy[MomentumConfig]):
         # Read on every bar: resolved once (the config is frozen).
         self._return_lookback = config.lookback if config.mode == "return" else None
         self._entry = config.entry_threshold
+        self._exit = config.exit_threshold
 
     @property
     def lookback(self) -> int:
@@ -117,8 +118,18 @@ class MomentumStrategy(Strategy[MomentumConfig]):
             if ma_score is None:
                 return []
             score = ma_score
-        if state.position == 0 and -self._entry <= score <= self._entry:
-            return []  # flat and not past the entry threshold: desired_direction keeps it so
+        # The bands where desired_direction keeps the position, checked without the call:
+        # flat within ±entry, long at or above exit, short at or below -exit (as
+        # exit < entry, no such score can flip the position either).
+        position = state.position
+        if position == 0:
+            if -self._entry <= score <= self._entry:
+                return []
+        elif position == 1:
+            if score >= self._exit:
+                return []
+        elif position == -1 and score <= -self._exit:
+            return []
         config = self.config
         wanted = desired_direction(
             state.position, score, config.entry_threshold, config.exit_threshold, config.allow_short
