@@ -142,8 +142,9 @@ class Strategy(ABC, Generic[ConfigT]):
         return signals
 
     @abstractmethod
-    def _on_bar(self, bar: Bar) -> list[Signal]:
-        """Strategy logic for one new bar (ordering and replays already handled)."""
+    def _on_bar(self, bar: Bar) -> Sequence[Signal]:
+        """Strategy logic for one new bar (ordering and replays already handled). Most
+        bars cause nothing: a shared empty tuple saves building a list per bar."""
 
     def on_prediction(self, prediction: Prediction) -> list[Signal]:
         """Signals caused by a model prediction; rule strategies ignore predictions."""

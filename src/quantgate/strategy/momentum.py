@@ -11,6 +11,7 @@ flip the position on every bar and pay costs for nothing.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -24,6 +25,9 @@ from quantgate.strategy.state import (
     dump_close_states,
     load_close_states,
 )
+
+# What most bars cause (returned shared, not as a new empty list per bar).
+_NO_SIGNALS: tuple[Signal, ...] = ()
 
 
 class MomentumConfig(StrategyConfig):
@@ -96,7 +100,7 @@ class MomentumStrategy(Strategy[MomentumConfig]):
             self._symbols[symbol] = state
         return state
 
-    def _on_bar(self, bar: Bar) -> list[Signal]:
+    def _on_bar(self, bar: Bar) -> Sequence[Signal]:
         state = self._symbols.get(bar.symbol)
         if state is None:
             state = self._state_for(bar.symbol)
@@ -108,15 +112,15 @@ class MomentumStrategy(Strategy[MomentumConfig]):
             # lookback_return(closes, lookback) written out, as it runs on every bar (the
             # config guarantees lookback >= 2; `close` is closes[-1]).
             if len(closes) <= lookback:
-                return []
+                return _NO_SIGNALS
             then = closes[-1 - lookback]
             if then <= 0:
-                return []
+                return _NO_SIGNALS
             score = close / then - 1.0
         else:
             ma_score = momentum_score(closes, self.config)
             if ma_score is None:
-                return []
+                return _NO_SIGNALS
             score = ma_score
         # The bands where desired_direction keeps the position, checked without the call:
         # flat within ±entry, long at or above exit, short at or below -exit (as
@@ -124,18 +128,18 @@ class MomentumStrategy(Strategy[MomentumConfig]):
         position = state.position
         if position == 0:
             if -self._entry <= score <= self._entry:
-                return []
+                return _NO_SIGNALS
         elif position == 1:
             if score >= self._exit:
-                return []
+                return _NO_SIGNALS
         elif position == -1 and score <= -self._exit:
-            return []
+            return _NO_SIGNALS
         config = self.config
         wanted = desired_direction(
             state.position, score, config.entry_threshold, config.exit_threshold, config.allow_short
         )
         if wanted == state.position:
-            return []
+            return _NO_SIGNALS
         state.position = wanted
         state.last_signal_at = bar.available_at
         label = "lookback return" if config.mode == "return" else "fast/slow MA"
