@@ -62,3 +62,20 @@ def test_a_malformed_checkpoint_is_a_data_error_and_leaves_a_clean_state() -> No
         target.restore(broken)
     assert target.checkpoint()["state"] == {}
     assert target.checkpoint()["clocks"] == {}
+
+
+def test_the_bar_interval_is_the_last_gap_and_survives_a_restore() -> None:
+    strategy = MomentumStrategy(MomentumConfig())
+    assert strategy._bar_interval("BTCUSDT") is None
+    strategy.on_bar(bar("BTCUSDT", 0, 100.0))
+    assert strategy._bar_interval("BTCUSDT") is None  # one bar: no gap yet
+    strategy.on_bar(bar("BTCUSDT", 1, 100.0))
+    strategy.on_bar(bar("BTCUSDT", 4, 100.0))
+    gap = bar("BTCUSDT", 4, 1.0).ts - bar("BTCUSDT", 1, 1.0).ts
+    assert strategy._bar_interval("BTCUSDT") == gap
+    restored = MomentumStrategy(MomentumConfig())
+    restored.restore(json_round_trip(strategy.checkpoint()))
+    assert restored._bar_interval("BTCUSDT") == gap
+    assert restored.checkpoint() == strategy.checkpoint()
+    restored.on_bar(bar("BTCUSDT", 5, 100.0))
+    assert restored._bar_interval("BTCUSDT") == gap / 3
