@@ -90,10 +90,16 @@ class FrameBarFeed(MarketFeed):
         by_time: dict[int, list[Prediction]] = {}
         for prediction in self._predictions:
             by_time.setdefault(_micros(prediction.asof), []).append(prediction)
-        self._event_times: list[int] = sorted({*bar_micros, *by_time})
-        self._event_starts: list[int] = []
-        self._event_ends: list[int] = []
         self._event_predictions: dict[int, list[Prediction]] = {}
+        if not by_time:
+            # Bars alone (the usual backtest): the bar events as they are.
+            self._event_times: list[int] = bar_micros
+            self._event_starts: list[int] = event_rows[:-1]
+            self._event_ends: list[int] = event_rows[1:]
+            return
+        self._event_times = sorted({*bar_micros, *by_time})
+        self._event_starts = []
+        self._event_ends = []
         bar_event = 0
         for index, moment in enumerate(self._event_times):
             start = event_rows[bar_event]
