@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from quantgate.core.enums import Side
 from quantgate.core.errors import ConfigurationError, ProgrammerError
+from quantgate.core.slots import slot_setters
 from quantgate.execution.config import CostModelConfig, FeeRate
 
 BPS = Decimal(10_000)
@@ -44,13 +45,29 @@ class MarketContext:
     quoted_spread_bps: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CostBreakdown:
     notional: Decimal
     fee_bps: Decimal
     fee: Decimal
     half_spread_bps: float
     impact_bps: float
+
+    # Written out, as risk.context.Quote's: one per order (the policy's estimate) and one
+    # per fill's trace; setting the slots directly costs half the generated __init__.
+    def __init__(
+        self,
+        notional: Decimal,
+        fee_bps: Decimal,
+        fee: Decimal,
+        half_spread_bps: float,
+        impact_bps: float,
+    ) -> None:
+        _SET_NOTIONAL(self, notional)
+        _SET_FEE_BPS(self, fee_bps)
+        _SET_FEE(self, fee)
+        _SET_HALF_SPREAD_BPS(self, half_spread_bps)
+        _SET_IMPACT_BPS(self, impact_bps)
 
     @property
     def price_bps(self) -> float:
@@ -67,6 +84,11 @@ class CostBreakdown:
         if self.notional == 0:
             return 0.0
         return float(self.total / self.notional * BPS)
+
+
+_SET_NOTIONAL, _SET_FEE_BPS, _SET_FEE, _SET_HALF_SPREAD_BPS, _SET_IMPACT_BPS = slot_setters(
+    CostBreakdown, ("notional", "fee_bps", "fee", "half_spread_bps", "impact_bps")
+)
 
 
 def bps_to_decimal(bps: float) -> Decimal:
@@ -147,17 +169,17 @@ class StandardCostModel(CostModel):
     def half_spread_bps(self, market: MarketContext) -> float:
         if market.quoted_spread_bps is not None and math.isfinite(market.quoted_spread_bps):
             return max(market.quoted_spread_bps, 0.0) / 2
-        proxy = self.config.spread_volatility_coefficient * self._sigma(market) * 10_000
-        return max(self.config.min_half_spread_bps, proxy)
+        proxy = self._config.spread_volatility_coefficient * self._sigma(market) * 10_000
+        return max(self._config.min_half_spread_bps, proxy)
 
     def impact_bps(self, quantity: Decimal, market: MarketContext) -> float:
         volume = market.bar_volume
         if volume is None or volume <= 0:
             # Trading into an unknown or empty bar: charge the ceiling, never zero.
-            return self.config.max_impact_bps
+            return self._config.max_impact_bps
         participation = float(quantity / volume)
-        impact = self.config.impact_coefficient * self._sigma(market) * math.sqrt(participation)
-        return min(impact * 10_000, self.config.max_impact_bps)
+        impact = self._config.impact_coefficient * self._sigma(market) * math.sqrt(participation)
+        return min(impact * 10_000, self._config.max_impact_bps)
 
     def _price_bps(self, quantity: Decimal, market: MarketContext) -> tuple[float, float]:
         """A taker's half-spread and impact, each rounded to 1e-6 bps."""
@@ -216,7 +238,7 @@ class StandardCostModel(CostModel):
     def _sigma(self, market: MarketContext) -> float:
         sigma = market.volatility
         if sigma is None or not math.isfinite(sigma) or sigma <= 0:
-            return self.config.default_volatility
+            return self._config.default_volatility
         return sigma
 
 
