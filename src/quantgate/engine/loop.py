@@ -426,10 +426,14 @@ class TradingLoop:
 
     def _risk_view(self) -> tuple[dict[str, Quote], dict[str, Holding]]:
         """Quotes (last closes, no spread) and holdings; nothing changes them within an event."""
-        quotes = {
-            symbol: Quote.at_price(self._exact_close(symbol), bar.available_at)
-            for symbol, bar in self.last_bars.items()
-        }
+        exact_close = self._exact_close
+        # Bid and ask are the close itself: what Quote.at_price(close, at) makes of it, since
+        # a zero spread's half is close × 0 / 10000 / 2, a zero of the close's own exponent,
+        # and the close minus or plus that zero is the close, digit for digit.
+        quotes = {}
+        for symbol, bar in self.last_bars.items():
+            close = exact_close(symbol)
+            quotes[symbol] = Quote(close, close, bar.available_at)
         holdings = {
             held: Holding(held, self.buckets[held], quantity, self._exact_close(held))
             for held, quantity in self.state.held().items()
@@ -536,7 +540,7 @@ class TradingLoop:
         return market
 
     def _release(self, at: datetime) -> None:
-        due = sorted(self.schedule.due(at), key=self._submission_order)
+        due = self.schedule.due(at, order=self._submission_order)
         if due:
             self._tell_anchor()
             equity = self.exact_equity()
