@@ -30,7 +30,7 @@ class Liquidity(StrEnum):
 _Key = tuple[int, int, int, Side, Liquidity]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class MarketContext:
     """What is known about the market when a cost is estimated.
 
@@ -43,6 +43,27 @@ class MarketContext:
     bar_volume: Decimal | None = None
     volatility: float | None = None
     quoted_spread_bps: float | None = None
+
+    # Written out, as CostBreakdown's: the engine builds one per symbol it orders in per
+    # event, the simulated broker one per fill.
+    def __init__(
+        self,
+        venue: str,
+        mid: Decimal | None = None,
+        bar_volume: Decimal | None = None,
+        volatility: float | None = None,
+        quoted_spread_bps: float | None = None,
+    ) -> None:
+        _SET_VENUE(self, venue)
+        _SET_MID(self, mid)
+        _SET_BAR_VOLUME(self, bar_volume)
+        _SET_VOLATILITY(self, volatility)
+        _SET_QUOTED_SPREAD(self, quoted_spread_bps)
+
+
+_SET_VENUE, _SET_MID, _SET_BAR_VOLUME, _SET_VOLATILITY, _SET_QUOTED_SPREAD = slot_setters(
+    MarketContext, ("venue", "mid", "bar_volume", "volatility", "quoted_spread_bps")
+)
 
 
 @dataclass(frozen=True, slots=True, init=False)
