@@ -261,11 +261,19 @@ class ChildOrder:
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ExecutionPlan:
     intent: ExecutionIntent
     policy: str
     children: tuple[ChildOrder, ...]
+
+    # Written out, as ChildOrder's: one per intent.
+    def __init__(
+        self, intent: ExecutionIntent, policy: str, children: tuple[ChildOrder, ...]
+    ) -> None:
+        _SET_P_INTENT(self, intent)
+        _SET_P_POLICY(self, policy)
+        _SET_P_CHILDREN(self, children)
 
     @property
     def quantity(self) -> Decimal:
@@ -278,3 +286,8 @@ class ExecutionPlan:
         if not estimates or any(estimate is None for estimate in estimates):
             return None
         return sum((e.total for e in estimates if e is not None), Decimal(0))
+
+
+_SET_P_INTENT, _SET_P_POLICY, _SET_P_CHILDREN = slot_setters(
+    ExecutionPlan, ("intent", "policy", "children")
+)
