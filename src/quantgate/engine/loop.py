@@ -482,34 +482,38 @@ class TradingLoop:
         fraction = self._capital_fraction
         floor = self._min_trade_weight * equity
         weights, held, pending = result.target_weights, self.state.held(), self.pending
-        last_bars, instruments = self.last_bars, self.instruments
+        last_bars, instruments, targets = self.last_bars, self.instruments, self.targets
+        exact_close, quantity = self._exact_close, self.state.quantity
+        # The same for every intent of this decision.
+        scope, strategy, mode = self.scope, self.order_strategy, self.mode
+        default_horizon = self.config.default_horizon
         for symbol in sorted({*weights, *held, *pending}):
             instrument = instruments.get(symbol)
             if symbol not in last_bars or instrument is None:
                 continue
-            price = self._exact_close(symbol)
+            price = exact_close(symbol)
             weight = Decimal(repr(weights.get(symbol, 0.0)))
             target = _toward_zero(equity * weight * fraction / price, instrument.lot_size)
             # The position itself, not `held`: a flat one keeps its exponent (0.000).
-            current = self.state.quantity(symbol)
-            self.targets[symbol] = target
+            current = quantity(symbol)
+            targets[symbol] = target
             if target == current and symbol not in pending:
                 continue
             if target != 0 and abs(target - current) * price < floor:
                 continue
+            # Positional, in field order: keywords cost more per call.
             intent = ExecutionIntent(
-                scope=self.scope,
-                strategy=self.order_strategy,
-                instrument=instrument,
-                current_quantity=current,
-                target_quantity=target,
-                decision_time=at,
-                decision_price=price,
-                horizon=horizons.get(symbol, self.config.default_horizon),
-                mode=self.mode,
+                scope,
+                strategy,
+                instrument,
+                current,
+                target,
+                at,
+                price,
+                horizons.get(symbol, default_horizon),
+                mode,
             )
-            market = self._market(symbol)
-            self._plan(intent, market)
+            self._plan(intent, self._market(symbol))
 
     def _plan(self, intent: ExecutionIntent, market: MarketContext) -> None:
         symbol = intent.instrument.symbol
