@@ -188,23 +188,35 @@ class StandardCostModel(CostModel):
         return rate
 
     def half_spread_bps(self, market: MarketContext) -> float:
-        if market.quoted_spread_bps is not None and math.isfinite(market.quoted_spread_bps):
-            return max(market.quoted_spread_bps, 0.0) / 2
-        proxy = self._config.spread_volatility_coefficient * self._sigma(market) * 10_000
-        return max(self._config.min_half_spread_bps, proxy)
+        return self._half_spread_bps(market, self._sigma(market))
 
     def impact_bps(self, quantity: Decimal, market: MarketContext) -> float:
+        return self._impact_bps(quantity, market, self._sigma(market))
+
+    # The two above given the market's volatility (`_sigma`), which a taker's estimate
+    # reads once for both.
+    def _half_spread_bps(self, market: MarketContext, sigma: float) -> float:
+        if market.quoted_spread_bps is not None and math.isfinite(market.quoted_spread_bps):
+            return max(market.quoted_spread_bps, 0.0) / 2
+        proxy = self._config.spread_volatility_coefficient * sigma * 10_000
+        return max(self._config.min_half_spread_bps, proxy)
+
+    def _impact_bps(self, quantity: Decimal, market: MarketContext, sigma: float) -> float:
         volume = market.bar_volume
         if volume is None or volume <= 0:
             # Trading into an unknown or empty bar: charge the ceiling, never zero.
             return self._config.max_impact_bps
         participation = float(quantity / volume)
-        impact = self._config.impact_coefficient * self._sigma(market) * math.sqrt(participation)
+        impact = self._config.impact_coefficient * sigma * math.sqrt(participation)
         return min(impact * 10_000, self._config.max_impact_bps)
 
     def _price_bps(self, quantity: Decimal, market: MarketContext) -> tuple[float, float]:
         """A taker's half-spread and impact, each rounded to 1e-6 bps."""
-        return round(self.half_spread_bps(market), 6), round(self.impact_bps(quantity, market), 6)
+        sigma = self._sigma(market)
+        return (
+            round(self._half_spread_bps(market, sigma), 6),
+            round(self._impact_bps(quantity, market, sigma), 6),
+        )
 
     def estimate(
         self,
