@@ -549,26 +549,28 @@ class TradingLoop:
             self._tell_anchor()
             equity = self.exact_equity()
             view = self._risk_view()
-            submissions = [
-                Submission(
-                    child,
-                    self._risk_context(child.order.instrument.symbol, equity, view),
-                    self._market(child.order.instrument.symbol),
+            risk_context, market = self._risk_context, self._market
+            submissions = []
+            for child in due:
+                symbol = child.order.instrument.symbol
+                submissions.append(
+                    Submission(child, risk_context(symbol, equity, view), market(symbol))
                 )
-                for child in due
-            ]
+            stats, open_orders = self.stats, self.open_orders
             began = perf_counter()
             results = self.gateway.submit_many(submissions)
-            self.stats.order_path_seconds += perf_counter() - began
+            stats.order_path_seconds += perf_counter() - began
             for child, result in zip(due, results, strict=True):
-                self.stats.submits[result.status.value] += 1
-                if result.status in (SubmitStatus.SENT, SubmitStatus.IN_FLIGHT):
-                    self.open_orders[child.client_order_id] = OpenOrder(
-                        child.order.instrument.symbol, child.order.quantity, child.expires_at
+                status = result.status
+                stats.submits[status.value] += 1
+                if status in (SubmitStatus.SENT, SubmitStatus.IN_FLIGHT):
+                    order = child.order
+                    open_orders[child.client_order_id] = OpenOrder(
+                        order.instrument.symbol, order.quantity, child.expires_at
                     )
-                elif result.status is SubmitStatus.DENIED:
+                elif status is SubmitStatus.DENIED:
                     reason = result.deny_reason.value if result.deny_reason else "denied"
-                    self.stats.denials[reason] += 1
+                    stats.denials[reason] += 1
         waiting = {child.order.instrument.symbol for child in self.schedule.pending()}
         self.pending = {s: p for s, p in self.pending.items() if s in waiting}
 
