@@ -434,8 +434,9 @@ class TradingLoop:
         for symbol, bar in self.last_bars.items():
             close = exact_close(symbol)
             quotes[symbol] = Quote(close, close, bar.available_at)
+        buckets = self.buckets
         holdings = {
-            held: Holding(held, self.buckets[held], quantity, self._exact_close(held))
+            held: Holding(held, buckets[held], quantity, exact_close(held))
             for held, quantity in self.state.held().items()
         }
         return quotes, holdings
