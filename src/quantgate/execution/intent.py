@@ -11,7 +11,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
 
 from quantgate.core.clock import ensure_utc
 from quantgate.core.enums import Horizon, Mode, Side
@@ -31,10 +30,24 @@ def _canonical_decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-@lru_cache(maxsize=64)
+# The latest decision time and its text: every intent of one decision shares the time, and
+# isoformat is the costly part of the id. Times reach here in UTC, where equal times have
+# equal text. One entry, replaced whole (a thread racing another computes the text again).
+_latest_time: tuple[datetime, str] | None = None
+
+
 def _time_text(moment: datetime) -> str:
-    # Every intent of one decision shares its time; isoformat is the costly part of the id.
-    return moment.isoformat()
+    global _latest_time
+    latest = _latest_time
+    if latest is not None and latest[0] == moment:
+        return latest[1]
+    text = moment.isoformat()
+    _latest_time = (moment, text)
+    return text
+
+
+# Side.value reads the member through the enum's descriptor; a dict lookup costs less.
+_SIDE_TEXT = {side: side.value for side in Side}
 
 
 def derive_client_order_id(
@@ -54,7 +67,7 @@ def derive_client_order_id(
             scope,
             strategy,
             symbol,
-            side.value,
+            _SIDE_TEXT[side],
             _canonical_decimal(target_quantity),
             _time_text(decision_time),
             str(slice_index),
