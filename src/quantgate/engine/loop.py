@@ -433,12 +433,17 @@ class TradingLoop:
 
     def _risk_view(self) -> tuple[dict[str, Quote], dict[str, Holding]]:
         """Quotes (last closes, no spread) and holdings; nothing changes them within an event."""
-        quotes = {
-            symbol: Quote.at_price(self._exact_close(symbol), bar.available_at)
-            for symbol, bar in self.last_bars.items()
-        }
+        exact_close = self._exact_close
+        # Bid and ask are the close itself: what Quote.at_price(close, at) makes of it, since
+        # a zero spread's half is close × 0 / 10000 / 2, a zero of the close's own exponent,
+        # and the close minus or plus that zero is the close, digit for digit.
+        quotes = {}
+        for symbol, bar in self.last_bars.items():
+            close = exact_close(symbol)
+            quotes[symbol] = Quote(close, close, bar.available_at)
+        buckets = self.buckets
         holdings = {
-            held: Holding(held, self.buckets[held], quantity, self._exact_close(held))
+            held: Holding(held, buckets[held], quantity, exact_close(held))
             for held, quantity in self.state.held().items()
         }
         return quotes, holdings
@@ -485,34 +490,38 @@ class TradingLoop:
         fraction = self._capital_fraction
         floor = self._min_trade_weight * equity
         weights, held, pending = result.target_weights, self.state.held(), self.pending
-        last_bars, instruments = self.last_bars, self.instruments
+        last_bars, instruments, targets = self.last_bars, self.instruments, self.targets
+        exact_close, quantity = self._exact_close, self.state.quantity
+        # The same for every intent of this decision.
+        scope, strategy, mode = self.scope, self.order_strategy, self.mode
+        default_horizon = self.config.default_horizon
         for symbol in sorted({*weights, *held, *pending}):
             instrument = instruments.get(symbol)
             if symbol not in last_bars or instrument is None:
                 continue
-            price = self._exact_close(symbol)
+            price = exact_close(symbol)
             weight = Decimal(repr(weights.get(symbol, 0.0)))
             target = _toward_zero(equity * weight * fraction / price, instrument.lot_size)
             # The position itself, not `held`: a flat one keeps its exponent (0.000).
-            current = self.state.quantity(symbol)
-            self.targets[symbol] = target
+            current = quantity(symbol)
+            targets[symbol] = target
             if target == current and symbol not in pending:
                 continue
             if target != 0 and abs(target - current) * price < floor:
                 continue
+            # Positional, in field order: keywords cost more per call.
             intent = ExecutionIntent(
-                scope=self.scope,
-                strategy=self.order_strategy,
-                instrument=instrument,
-                current_quantity=current,
-                target_quantity=target,
-                decision_time=at,
-                decision_price=price,
-                horizon=horizons.get(symbol, self.config.default_horizon),
-                mode=self.mode,
+                scope,
+                strategy,
+                instrument,
+                current,
+                target,
+                at,
+                price,
+                horizons.get(symbol, default_horizon),
+                mode,
             )
-            market = self._market(symbol)
-            self._plan(intent, market)
+            self._plan(intent, self._market(symbol))
 
     def _plan(self, intent: ExecutionIntent, market: MarketContext) -> None:
         symbol = intent.instrument.symbol
@@ -543,31 +552,33 @@ class TradingLoop:
         return market
 
     def _release(self, at: datetime) -> None:
-        due = sorted(self.schedule.due(at), key=self._submission_order)
+        due = self.schedule.due(at, order=self._submission_order)
         if due:
             self._tell_anchor()
             equity = self.exact_equity()
             view = self._risk_view()
-            submissions = [
-                Submission(
-                    child,
-                    self._risk_context(child.order.instrument.symbol, equity, view),
-                    self._market(child.order.instrument.symbol),
+            risk_context, market = self._risk_context, self._market
+            submissions = []
+            for child in due:
+                symbol = child.order.instrument.symbol
+                submissions.append(
+                    Submission(child, risk_context(symbol, equity, view), market(symbol))
                 )
-                for child in due
-            ]
+            stats, open_orders = self.stats, self.open_orders
             began = perf_counter()
             results = self.gateway.submit_many(submissions)
-            self.stats.order_path_seconds += perf_counter() - began
+            stats.order_path_seconds += perf_counter() - began
             for child, result in zip(due, results, strict=True):
-                self.stats.submits[result.status.value] += 1
-                if result.status in (SubmitStatus.SENT, SubmitStatus.IN_FLIGHT):
-                    self.open_orders[child.client_order_id] = OpenOrder(
-                        child.order.instrument.symbol, child.order.quantity, child.expires_at
+                status = result.status
+                stats.submits[status.value] += 1
+                if status in (SubmitStatus.SENT, SubmitStatus.IN_FLIGHT):
+                    order = child.order
+                    open_orders[child.client_order_id] = OpenOrder(
+                        order.instrument.symbol, order.quantity, child.expires_at
                     )
-                elif result.status is SubmitStatus.DENIED:
+                elif status is SubmitStatus.DENIED:
                     reason = result.deny_reason.value if result.deny_reason else "denied"
-                    self.stats.denials[reason] += 1
+                    stats.denials[reason] += 1
         waiting = {child.order.instrument.symbol for child in self.schedule.pending()}
         self.pending = {s: p for s, p in self.pending.items() if s in waiting}
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from quantgate.core.enums import Side
 from quantgate.core.errors import ConfigurationError, ProgrammerError
+from quantgate.core.slots import slot_setters
 from quantgate.execution.config import CostModelConfig, FeeRate
 
 BPS = Decimal(10_000)
@@ -29,7 +30,7 @@ class Liquidity(StrEnum):
 _Key = tuple[int, int, int, Side, Liquidity]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class MarketContext:
     """What is known about the market when a cost is estimated.
 
@@ -43,14 +44,51 @@ class MarketContext:
     volatility: float | None = None
     quoted_spread_bps: float | None = None
 
+    # Written out, as CostBreakdown's: the engine builds one per symbol it orders in per
+    # event, the simulated broker one per fill.
+    def __init__(
+        self,
+        venue: str,
+        mid: Decimal | None = None,
+        bar_volume: Decimal | None = None,
+        volatility: float | None = None,
+        quoted_spread_bps: float | None = None,
+    ) -> None:
+        _SET_VENUE(self, venue)
+        _SET_MID(self, mid)
+        _SET_BAR_VOLUME(self, bar_volume)
+        _SET_VOLATILITY(self, volatility)
+        _SET_QUOTED_SPREAD(self, quoted_spread_bps)
 
-@dataclass(frozen=True, slots=True)
+
+_SET_VENUE, _SET_MID, _SET_BAR_VOLUME, _SET_VOLATILITY, _SET_QUOTED_SPREAD = slot_setters(
+    MarketContext, ("venue", "mid", "bar_volume", "volatility", "quoted_spread_bps")
+)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class CostBreakdown:
     notional: Decimal
     fee_bps: Decimal
     fee: Decimal
     half_spread_bps: float
     impact_bps: float
+
+    # Written out, as risk.context.Quote's: one per order (the policy's estimate) and one
+    # per fill's trace; setting the slots directly costs half the generated __init__.
+    def __init__(
+        self,
+        notional: Decimal,
+        fee_bps: Decimal,
+        fee: Decimal,
+        half_spread_bps: float,
+        impact_bps: float,
+    ) -> None:
+        _SET_NOTIONAL(self, notional)
+        _SET_FEE_BPS(self, fee_bps)
+        _SET_FEE(self, fee)
+        _SET_HALF_SPREAD_BPS(self, half_spread_bps)
+        _SET_IMPACT_BPS(self, impact_bps)
 
     @property
     def price_bps(self) -> float:
@@ -67,6 +105,11 @@ class CostBreakdown:
         if self.notional == 0:
             return 0.0
         return float(self.total / self.notional * BPS)
+
+
+_SET_NOTIONAL, _SET_FEE_BPS, _SET_FEE, _SET_HALF_SPREAD_BPS, _SET_IMPACT_BPS = slot_setters(
+    CostBreakdown, ("notional", "fee_bps", "fee", "half_spread_bps", "impact_bps")
+)
 
 
 def bps_to_decimal(bps: float) -> Decimal:
@@ -145,23 +188,35 @@ class StandardCostModel(CostModel):
         return rate
 
     def half_spread_bps(self, market: MarketContext) -> float:
-        if market.quoted_spread_bps is not None and math.isfinite(market.quoted_spread_bps):
-            return max(market.quoted_spread_bps, 0.0) / 2
-        proxy = self.config.spread_volatility_coefficient * self._sigma(market) * 10_000
-        return max(self.config.min_half_spread_bps, proxy)
+        return self._half_spread_bps(market, self._sigma(market))
 
     def impact_bps(self, quantity: Decimal, market: MarketContext) -> float:
+        return self._impact_bps(quantity, market, self._sigma(market))
+
+    # The two above given the market's volatility (`_sigma`), which a taker's estimate
+    # reads once for both.
+    def _half_spread_bps(self, market: MarketContext, sigma: float) -> float:
+        if market.quoted_spread_bps is not None and math.isfinite(market.quoted_spread_bps):
+            return max(market.quoted_spread_bps, 0.0) / 2
+        proxy = self._config.spread_volatility_coefficient * sigma * 10_000
+        return max(self._config.min_half_spread_bps, proxy)
+
+    def _impact_bps(self, quantity: Decimal, market: MarketContext, sigma: float) -> float:
         volume = market.bar_volume
         if volume is None or volume <= 0:
             # Trading into an unknown or empty bar: charge the ceiling, never zero.
-            return self.config.max_impact_bps
+            return self._config.max_impact_bps
         participation = float(quantity / volume)
-        impact = self.config.impact_coefficient * self._sigma(market) * math.sqrt(participation)
-        return min(impact * 10_000, self.config.max_impact_bps)
+        impact = self._config.impact_coefficient * sigma * math.sqrt(participation)
+        return min(impact * 10_000, self._config.max_impact_bps)
 
     def _price_bps(self, quantity: Decimal, market: MarketContext) -> tuple[float, float]:
         """A taker's half-spread and impact, each rounded to 1e-6 bps."""
-        return round(self.half_spread_bps(market), 6), round(self.impact_bps(quantity, market), 6)
+        sigma = self._sigma(market)
+        return (
+            round(self._half_spread_bps(market, sigma), 6),
+            round(self._impact_bps(quantity, market, sigma), 6),
+        )
 
     def estimate(
         self,
@@ -216,7 +271,7 @@ class StandardCostModel(CostModel):
     def _sigma(self, market: MarketContext) -> float:
         sigma = market.volatility
         if sigma is None or not math.isfinite(sigma) or sigma <= 0:
-            return self.config.default_volatility
+            return self._config.default_volatility
         return sigma
 
 

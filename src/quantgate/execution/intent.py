@@ -11,11 +11,11 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
 
 from quantgate.core.clock import ensure_utc
 from quantgate.core.enums import Horizon, Mode, Side
 from quantgate.core.errors import ProgrammerError
+from quantgate.core.slots import slot_setters
 from quantgate.core.types import Instrument, Order
 from quantgate.execution.brokers.base import TimeInForce
 from quantgate.execution.costs import CostBreakdown
@@ -30,10 +30,24 @@ def _canonical_decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-@lru_cache(maxsize=64)
+# The latest decision time and its text: every intent of one decision shares the time, and
+# isoformat is the costly part of the id. Times reach here in UTC, where equal times have
+# equal text. One entry, replaced whole (a thread racing another computes the text again).
+_latest_time: tuple[datetime, str] | None = None
+
+
 def _time_text(moment: datetime) -> str:
-    # Every intent of one decision shares its time; isoformat is the costly part of the id.
-    return moment.isoformat()
+    global _latest_time
+    latest = _latest_time
+    if latest is not None and latest[0] == moment:
+        return latest[1]
+    text = moment.isoformat()
+    _latest_time = (moment, text)
+    return text
+
+
+# Side.value reads the member through the enum's descriptor; a dict lookup costs less.
+_SIDE_TEXT = {side: side.value for side in Side}
 
 
 def derive_client_order_id(
@@ -53,7 +67,7 @@ def derive_client_order_id(
             scope,
             strategy,
             symbol,
-            side.value,
+            _SIDE_TEXT[side],
             _canonical_decimal(target_quantity),
             _time_text(decision_time),
             str(slice_index),
@@ -63,7 +77,7 @@ def derive_client_order_id(
     return CLIENT_ORDER_ID_PREFIX + digest[:_HASH_CHARS]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ExecutionIntent:
     """Move one strategy's position in one symbol from `current_quantity` to `target_quantity`.
 
@@ -85,22 +99,44 @@ class ExecutionIntent:
     delta: Decimal = field(init=False, repr=False, compare=False)
     side: Side = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "decision_time", ensure_utc(self.decision_time))
+    # Written out, as risk.context.Quote's: the engine builds one per symbol it trades at
+    # every rebalance, and the generated __init__ (object.__setattr__ by field name, then
+    # __post_init__) cost about twice as much as setting the slots directly.
+    def __init__(
+        self,
+        scope: str,
+        strategy: str,
+        instrument: Instrument,
+        current_quantity: Decimal,
+        target_quantity: Decimal,
+        decision_time: datetime,
+        decision_price: Decimal,
+        horizon: Horizon,
+        mode: Mode,
+    ) -> None:
+        if decision_time.tzinfo is not UTC:  # (ensure_utc returns a UTC time as it is)
+            decision_time = ensure_utc(decision_time)
         for name, value in (
-            ("current_quantity", self.current_quantity),
-            ("target_quantity", self.target_quantity),
-            ("decision_price", self.decision_price),
+            ("current_quantity", current_quantity),
+            ("target_quantity", target_quantity),
+            ("decision_price", decision_price),
         ):
             if not value.is_finite():
-                raise ProgrammerError(
-                    f"{self.strategy}/{self.instrument.symbol}: {name} not finite"
-                )
-        if self.decision_price <= 0:
-            raise ProgrammerError(f"{self.strategy}: decision_price must be positive")
-        delta = self.target_quantity - self.current_quantity
-        object.__setattr__(self, "delta", delta)
-        object.__setattr__(self, "side", Side.BUY if delta > 0 else Side.SELL)
+                raise ProgrammerError(f"{strategy}/{instrument.symbol}: {name} not finite")
+        if decision_price <= 0:
+            raise ProgrammerError(f"{strategy}: decision_price must be positive")
+        delta = target_quantity - current_quantity
+        _SET_SCOPE(self, scope)
+        _SET_STRATEGY(self, strategy)
+        _SET_INSTRUMENT(self, instrument)
+        _SET_CURRENT(self, current_quantity)
+        _SET_TARGET(self, target_quantity)
+        _SET_DECISION_TIME(self, decision_time)
+        _SET_DECISION_PRICE(self, decision_price)
+        _SET_HORIZON(self, horizon)
+        _SET_MODE(self, mode)
+        _SET_DELTA(self, delta)
+        _SET_SIDE(self, Side.BUY if delta > 0 else Side.SELL)
 
     def client_order_id(self, slice_index: int) -> str:
         return derive_client_order_id(
@@ -114,7 +150,37 @@ class ExecutionIntent:
         )
 
 
-@dataclass(frozen=True, slots=True)
+(
+    _SET_SCOPE,
+    _SET_STRATEGY,
+    _SET_INSTRUMENT,
+    _SET_CURRENT,
+    _SET_TARGET,
+    _SET_DECISION_TIME,
+    _SET_DECISION_PRICE,
+    _SET_HORIZON,
+    _SET_MODE,
+    _SET_DELTA,
+    _SET_SIDE,
+) = slot_setters(
+    ExecutionIntent,
+    (
+        "scope",
+        "strategy",
+        "instrument",
+        "current_quantity",
+        "target_quantity",
+        "decision_time",
+        "decision_price",
+        "horizon",
+        "mode",
+        "delta",
+        "side",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class ChildOrder:
     """One order a policy wants sent at `release_at`, with what the trace needs to know."""
 
@@ -133,6 +199,37 @@ class ChildOrder:
     # The policy's pre-trade cost estimate at the decision price (None without a model).
     estimate: CostBreakdown | None = None
 
+    # Written out, as ExecutionIntent's: one per order, thirteen fields.
+    def __init__(
+        self,
+        order: Order,
+        time_in_force: TimeInForce,
+        release_at: datetime,
+        expires_at: datetime | None,
+        policy: str,
+        scope: str,
+        horizon: Horizon,
+        decision_time: datetime,
+        decision_price: Decimal,
+        target_quantity: Decimal,
+        slice_index: int,
+        slice_count: int,
+        estimate: CostBreakdown | None = None,
+    ) -> None:
+        _SET_C_ORDER(self, order)
+        _SET_C_TIME_IN_FORCE(self, time_in_force)
+        _SET_C_RELEASE_AT(self, release_at)
+        _SET_C_EXPIRES_AT(self, expires_at)
+        _SET_C_POLICY(self, policy)
+        _SET_C_SCOPE(self, scope)
+        _SET_C_HORIZON(self, horizon)
+        _SET_C_DECISION_TIME(self, decision_time)
+        _SET_C_DECISION_PRICE(self, decision_price)
+        _SET_C_TARGET_QUANTITY(self, target_quantity)
+        _SET_C_SLICE_INDEX(self, slice_index)
+        _SET_C_SLICE_COUNT(self, slice_count)
+        _SET_C_ESTIMATE(self, estimate)
+
     @property
     def client_order_id(self) -> str:
         return self.order.client_order_id
@@ -143,11 +240,53 @@ class ChildOrder:
         return (self.scope, self.order.strategy, self.order.instrument.symbol)
 
 
-@dataclass(frozen=True, slots=True)
+(
+    _SET_C_ORDER,
+    _SET_C_TIME_IN_FORCE,
+    _SET_C_RELEASE_AT,
+    _SET_C_EXPIRES_AT,
+    _SET_C_POLICY,
+    _SET_C_SCOPE,
+    _SET_C_HORIZON,
+    _SET_C_DECISION_TIME,
+    _SET_C_DECISION_PRICE,
+    _SET_C_TARGET_QUANTITY,
+    _SET_C_SLICE_INDEX,
+    _SET_C_SLICE_COUNT,
+    _SET_C_ESTIMATE,
+) = slot_setters(
+    ChildOrder,
+    (
+        "order",
+        "time_in_force",
+        "release_at",
+        "expires_at",
+        "policy",
+        "scope",
+        "horizon",
+        "decision_time",
+        "decision_price",
+        "target_quantity",
+        "slice_index",
+        "slice_count",
+        "estimate",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class ExecutionPlan:
     intent: ExecutionIntent
     policy: str
     children: tuple[ChildOrder, ...]
+
+    # Written out, as ChildOrder's: one per intent.
+    def __init__(
+        self, intent: ExecutionIntent, policy: str, children: tuple[ChildOrder, ...]
+    ) -> None:
+        _SET_P_INTENT(self, intent)
+        _SET_P_POLICY(self, policy)
+        _SET_P_CHILDREN(self, children)
 
     @property
     def quantity(self) -> Decimal:
@@ -160,3 +299,8 @@ class ExecutionPlan:
         if not estimates or any(estimate is None for estimate in estimates):
             return None
         return sum((e.total for e in estimates if e is not None), Decimal(0))
+
+
+_SET_P_INTENT, _SET_P_POLICY, _SET_P_CHILDREN = slot_setters(
+    ExecutionPlan, ("intent", "policy", "children")
+)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import lru_cache
 
 from quantgate.core.enums import Horizon, OrderType, Side
 from quantgate.core.types import Order
@@ -170,7 +171,7 @@ class PolicyBook:
 def bounded_limit(intent: ExecutionIntent, max_slippage_bps: float) -> Decimal:
     """A marketable limit no worse than the decision price by `max_slippage_bps`,
     rounded to the tick toward the decision price so the bound holds."""
-    offset = bps_to_decimal(max_slippage_bps) / BPS
+    offset = _bps_fraction(max_slippage_bps)
     if intent.side is Side.BUY:
         return _to_tick(intent.decision_price * (1 + offset), intent, ROUND_FLOOR)
     return _to_tick(intent.decision_price * (1 - offset), intent, ROUND_CEILING)
@@ -178,10 +179,17 @@ def bounded_limit(intent: ExecutionIntent, max_slippage_bps: float) -> Decimal:
 
 def passive_limit(intent: ExecutionIntent, offset_bps: float) -> Decimal:
     """A resting limit `offset_bps` better than the decision price, rounded further away."""
-    offset = bps_to_decimal(offset_bps) / BPS
+    offset = _bps_fraction(offset_bps)
     if intent.side is Side.BUY:
         return _to_tick(intent.decision_price * (1 - offset), intent, ROUND_FLOOR)
     return _to_tick(intent.decision_price * (1 + offset), intent, ROUND_CEILING)
+
+
+@lru_cache(maxsize=16)
+def _bps_fraction(bps: float) -> Decimal:
+    # A policy's configured bps as a fraction: the same few figures for every order, so
+    # converted once each rather than once per order.
+    return bps_to_decimal(bps) / BPS
 
 
 def _to_tick(price: Decimal, intent: ExecutionIntent, rounding: str) -> Decimal:

@@ -10,7 +10,9 @@ restart the next decision re-plans from the then-current position.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from quantgate.execution.intent import ChildOrder, ExecutionPlan
 
@@ -30,8 +32,12 @@ class ExecutionSchedule:
                 self._pending[key] = sorted(plan.children, key=lambda c: c.release_at)
             return superseded
 
-    def due(self, now: datetime) -> list[ChildOrder]:
-        """Children whose release time has come, oldest first, removed from the schedule."""
+    def due(
+        self, now: datetime, order: Callable[[ChildOrder], Any] | None = None
+    ) -> list[ChildOrder]:
+        """Children whose release time has come, removed from the schedule: oldest first
+        (then by client order id), or sorted by `order` (the caller's own order: one sort
+        where sorting again after this one took two)."""
         released: list[ChildOrder] = []
         with self._lock:
             for key in list(self._pending):
@@ -45,8 +51,12 @@ class ExecutionSchedule:
                     self._pending[key] = rest
                 else:
                     del self._pending[key]
-        return sorted(released, key=lambda c: (c.release_at, c.client_order_id))
+        return sorted(released, key=order or _oldest_first)
 
     def pending(self) -> list[ChildOrder]:
         with self._lock:
             return [child for children in self._pending.values() for child in children]
+
+
+def _oldest_first(child: ChildOrder) -> tuple[datetime, str]:
+    return (child.release_at, child.client_order_id)
