@@ -23,6 +23,7 @@ from quantgate.risk.checks.exposure import (
     symbol_position,
 )
 from quantgate.risk.decision import Denial, Reservation, RiskSnapshot
+from quantgate.risk.memory import Held
 
 D = Decimal
 ZERO = D(0)
@@ -248,3 +249,38 @@ def test_a_quote_gives_its_mid_only_when_usable(bid: str, ask: str, mid: str | N
     if mid is None and quote.bid.is_finite() and quote.ask.is_finite():
         assert quote.mid is not None  # worked out and kept, yet still no reference
     assert quote.usable_mid() == expected
+
+
+def test_orders_sharing_an_events_holdings_and_quotes_see_every_change_between_them() -> None:
+    # The engine hands every order of an event the same holdings dict and the same Quote
+    # objects (only the order's own symbol's quote differs). Whatever the gate reuses across
+    # those orders, each one's figures must follow what changed since the last: a new
+    # reservation, a partial fill shrinking a live record in place, a holding replaced in
+    # the shared dict (equal in value, other digits), a quote replaced.
+    holdings = {
+        "BTC": Holding("BTC", Bucket.MAJORS, D("2"), D(100)),
+        "ETH": Holding("ETH", Bucket.MAJORS, D("3"), D(10)),
+        "SOL": Holding("SOL", Bucket.L1, D("-5"), D(4)),
+    }
+    quotes = {name: Quote(D(price), D(price), NOW) for name, price in (("ETH", "10"), ("SOL", "4"))}
+    held = Held("r1", "mom", "SOL", Bucket.L1, Side.BUY, D("7"), D(4), D("7"))
+
+    def check_order(snapshot: RiskSnapshot) -> None:
+        own = {"BTC": Quote(D("99.5"), D("100.5"), NOW)}
+        context = RiskContext(quotes={**quotes, **own}, holdings=holdings)
+        order = market_order("BTC", Side.BUY, D("1.5"))
+        inputs = CheckInput(order, context, snapshot, TINY)
+        actual = [
+            detail(check(inputs)) for check in (symbol_position, bucket_position, gross_exposure)
+        ]
+        assert actual == expected_denials(replace(inputs, memo={}))
+
+    check_order(EMPTY)
+    reserved = replace(EMPTY, reservations=(held,))
+    check_order(reserved)  # a reservation added
+    held.remaining = D("2.50")  # a partial fill, in place
+    check_order(reserved)
+    holdings["ETH"] = Holding("ETH", Bucket.MAJORS, D("3.000"), D(10))  # same value, other text
+    check_order(reserved)
+    quotes["SOL"] = Quote(D("4.10"), D("4.10"), NOW)
+    check_order(reserved)
