@@ -35,6 +35,12 @@ class Permit:
     probe: bool
 
 
+# Permits are immutable and tell nothing but `probe`: one of each kind serves every call
+# (a permit is acquired for every order sent).
+_ORDINARY = Permit(probe=False)
+_PROBE = Permit(probe=True)
+
+
 class CircuitBreaker:
     def __init__(self, clock: Clock, config: CircuitBreakerConfig | None = None) -> None:
         self.config = config or CircuitBreakerConfig()
@@ -55,10 +61,10 @@ class CircuitBreaker:
         with self._lock:
             state = self._state()
             if state is CircuitState.CLOSED:
-                return Permit(probe=False)
+                return _ORDINARY
             if state is CircuitState.HALF_OPEN and not self._probe_out:
                 self._probe_out = True
-                return Permit(probe=True)
+                return _PROBE
             return None
 
     def headroom(self) -> int:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -572,9 +572,28 @@ def _new_order(
         "target_quantity": str(child.target_quantity),
         "slice_index": child.slice_index,
         "slice_count": child.slice_count,
-        "release_at": child.release_at.isoformat(),
+        "release_at": _release_text(child.release_at),
     }
     return stored, entry.estimate.half_spread_bps, intent
+
+
+# The latest release time and its text: the children released by one event share it (most
+# orders), and isoformat is a good part of an order's intent. One entry, replaced whole (a
+# thread racing another computes the text again). UTC times only: equal times in another
+# zone (or another fold) can have another text.
+_latest_release: tuple[datetime, str] | None = None
+
+
+def _release_text(moment: datetime) -> str:
+    global _latest_release
+    if moment.tzinfo is not UTC:
+        return moment.isoformat()
+    latest = _latest_release
+    if latest is not None and latest[0] == moment:
+        return latest[1]
+    text = moment.isoformat()
+    _latest_release = (moment, text)
+    return text
 
 
 def _order_row(

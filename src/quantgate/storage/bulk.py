@@ -13,10 +13,12 @@ names for an UPDATE's SET and WHERE.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, Update
+from sqlalchemy import JSON, Connection, Insert, Table, Update
 from sqlalchemy.engine import Dialect
 
 from quantgate.core.errors import ProgrammerError
@@ -75,7 +77,50 @@ class BulkStatement:
 
     def _processor(self, name: str, dialect: Dialect) -> Processor | None:
         column = self._table.c[self._type_of.get(name, name)]
-        return column.type.dialect_impl(dialect).bind_processor(dialect)
+        processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None and _plain_json(column.type, dialect):
+            return _json_processor(processor)
+        return processor
+
+
+def _plain_json(type_: Any, dialect: Dialect) -> bool:
+    """Whether the column binds `json.dumps(value)` unchanged: a JSON column on a dialect
+    without its own serializer that stores the text as it is (SQLite)."""
+    return (
+        isinstance(type_, JSON)
+        and dialect.name == "sqlite"
+        and getattr(dialect, "_json_serializer", None) is None
+    )
+
+
+# json.dumps with its default settings builds a new C encoder for every call, which costs
+# more than encoding the small dicts of the trading tables (an order's intent, a risk
+# decision's figures): one encoder made once gives the same text in half the time. Without
+# circular-reference markers (check_circular=False), so no state is kept between calls;
+# our rows hold no cycles.
+_ENCODE = c_make_encoder(
+    None,
+    json.JSONEncoder().default,  # the same TypeError for a value JSON cannot hold
+    encode_basestring_ascii,
+    None,  # indent
+    ": ",
+    ", ",
+    False,  # sort_keys
+    False,  # skipkeys
+    True,  # allow_nan
+)
+
+
+def _json_processor(generic: Processor) -> Processor:
+    """`generic` (SQLAlchemy's JSON processor) for anything but a dict, whose text the
+    prebuilt encoder gives: the same as json.dumps."""
+
+    def process(value: Any) -> Any:
+        if value.__class__ is dict:
+            return "".join(_ENCODE(value, 0))
+        return generic(value)
+
+    return process
 
 
 def _converter(positions: Sequence[int], processors: Sequence[Processor | None]) -> Converter:
