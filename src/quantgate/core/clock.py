@@ -17,6 +17,29 @@ def ensure_utc(moment: datetime, *, name: str = "time") -> datetime:
     return moment.astimezone(UTC)
 
 
+class LatestIsoformat:
+    """`moment.isoformat()`, remembering the latest UTC time and its text.
+
+    Hot paths format the same instant many times in a row (every intent of one decision,
+    every child released by one event), and isoformat is the costly part. One entry,
+    replaced whole: a thread racing another only computes the text again. UTC times
+    only: equal times in another zone (or another fold) can have another text.
+    """
+
+    def __init__(self) -> None:
+        self._latest: tuple[datetime, str] | None = None
+
+    def __call__(self, moment: datetime) -> str:
+        if moment.tzinfo is not UTC:
+            return moment.isoformat()
+        latest = self._latest
+        if latest is not None and latest[0] == moment:
+            return latest[1]
+        text = moment.isoformat()
+        self._latest = (moment, text)
+        return text
+
+
 class Clock(ABC):
     @abstractmethod
     def now(self) -> datetime:

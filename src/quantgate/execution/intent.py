@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from quantgate.core.clock import ensure_utc
+from quantgate.core.clock import LatestIsoformat, ensure_utc
 from quantgate.core.enums import Horizon, Mode, Side
 from quantgate.core.errors import ProgrammerError
 from quantgate.core.slots import slot_setters
@@ -30,20 +30,8 @@ def _canonical_decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-# The latest decision time and its text: every intent of one decision shares the time, and
-# isoformat is the costly part of the id. Times reach here in UTC, where equal times have
-# equal text. One entry, replaced whole (a thread racing another computes the text again).
-_latest_time: tuple[datetime, str] | None = None
-
-
-def _time_text(moment: datetime) -> str:
-    global _latest_time
-    latest = _latest_time
-    if latest is not None and latest[0] == moment:
-        return latest[1]
-    text = moment.isoformat()
-    _latest_time = (moment, text)
-    return text
+# Every intent of one decision shares its time.
+_time_text = LatestIsoformat()
 
 
 # Side.value reads the member through the enum's descriptor; a dict lookup costs less.

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
 
+from quantgate.core.clock import LatestIsoformat
 from quantgate.core.enums import Mode, OrderStatus, OrderType, Side
 from quantgate.core.types import Fill
 from quantgate.execution.brokers.base import TimeInForce
@@ -577,23 +578,8 @@ def _new_order(
     return stored, entry.estimate.half_spread_bps, intent
 
 
-# The latest release time and its text: the children released by one event share it (most
-# orders), and isoformat is a good part of an order's intent. One entry, replaced whole (a
-# thread racing another computes the text again). UTC times only: equal times in another
-# zone (or another fold) can have another text.
-_latest_release: tuple[datetime, str] | None = None
-
-
-def _release_text(moment: datetime) -> str:
-    global _latest_release
-    if moment.tzinfo is not UTC:
-        return moment.isoformat()
-    latest = _latest_release
-    if latest is not None and latest[0] == moment:
-        return latest[1]
-    text = moment.isoformat()
-    _latest_release = (moment, text)
-    return text
+# The children released by one event (most orders) share their release time.
+_release_text = LatestIsoformat()
 
 
 def _order_row(
