@@ -168,7 +168,7 @@ class ExecutionIntent:
 )
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class ChildOrder:
     """One order a policy wants sent at `release_at`, with what the trace needs to know."""
 
@@ -187,37 +187,6 @@ class ChildOrder:
     # The policy's pre-trade cost estimate at the decision price (None without a model).
     estimate: CostBreakdown | None = None
 
-    # Written out, as ExecutionIntent's: one per order, thirteen fields.
-    def __init__(
-        self,
-        order: Order,
-        time_in_force: TimeInForce,
-        release_at: datetime,
-        expires_at: datetime | None,
-        policy: str,
-        scope: str,
-        horizon: Horizon,
-        decision_time: datetime,
-        decision_price: Decimal,
-        target_quantity: Decimal,
-        slice_index: int,
-        slice_count: int,
-        estimate: CostBreakdown | None = None,
-    ) -> None:
-        _SET_C_ORDER(self, order)
-        _SET_C_TIME_IN_FORCE(self, time_in_force)
-        _SET_C_RELEASE_AT(self, release_at)
-        _SET_C_EXPIRES_AT(self, expires_at)
-        _SET_C_POLICY(self, policy)
-        _SET_C_SCOPE(self, scope)
-        _SET_C_HORIZON(self, horizon)
-        _SET_C_DECISION_TIME(self, decision_time)
-        _SET_C_DECISION_PRICE(self, decision_price)
-        _SET_C_TARGET_QUANTITY(self, target_quantity)
-        _SET_C_SLICE_INDEX(self, slice_index)
-        _SET_C_SLICE_COUNT(self, slice_count)
-        _SET_C_ESTIMATE(self, estimate)
-
     @property
     def client_order_id(self) -> str:
         return self.order.client_order_id
@@ -226,40 +195,6 @@ class ChildOrder:
     def key(self) -> tuple[str, str, str]:
         """Children with the same key belong to the same (scope, strategy, symbol) target."""
         return (self.scope, self.order.strategy, self.order.instrument.symbol)
-
-
-(
-    _SET_C_ORDER,
-    _SET_C_TIME_IN_FORCE,
-    _SET_C_RELEASE_AT,
-    _SET_C_EXPIRES_AT,
-    _SET_C_POLICY,
-    _SET_C_SCOPE,
-    _SET_C_HORIZON,
-    _SET_C_DECISION_TIME,
-    _SET_C_DECISION_PRICE,
-    _SET_C_TARGET_QUANTITY,
-    _SET_C_SLICE_INDEX,
-    _SET_C_SLICE_COUNT,
-    _SET_C_ESTIMATE,
-) = slot_setters(
-    ChildOrder,
-    (
-        "order",
-        "time_in_force",
-        "release_at",
-        "expires_at",
-        "policy",
-        "scope",
-        "horizon",
-        "decision_time",
-        "decision_price",
-        "target_quantity",
-        "slice_index",
-        "slice_count",
-        "estimate",
-    ),
-)
 
 
 @dataclass(frozen=True, slots=True, init=False)
