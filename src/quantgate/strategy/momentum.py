@@ -105,23 +105,16 @@ class MomentumStrategy(Strategy[MomentumConfig]):
         if state is None:
             state = self._state_for(bar.symbol)
         closes = state.closes
-        close = bar.close
-        closes.append(close)
+        closes.append(bar.close)
         lookback = self._return_lookback
-        if lookback is not None:
-            # lookback_return(closes, lookback) written out, as it runs on every bar (the
-            # config guarantees lookback >= 2; `close` is closes[-1]).
-            if len(closes) <= lookback:
-                return _NO_SIGNALS
-            then = closes[-1 - lookback]
-            if then <= 0:
-                return _NO_SIGNALS
-            score = close / then - 1.0
-        else:
-            ma_score = momentum_score(closes, self.config)
-            if ma_score is None:
-                return _NO_SIGNALS
-            score = ma_score
+        # momentum_score, without its dispatch on the mode.
+        score = (
+            lookback_return(closes, lookback)
+            if lookback is not None
+            else momentum_score(closes, self.config)
+        )
+        if score is None:
+            return _NO_SIGNALS
         # The bands where desired_direction keeps the position, checked without the call:
         # flat within ±entry, long at or above exit, short at or below -exit (as
         # exit < entry, no such score can flip the position either).
