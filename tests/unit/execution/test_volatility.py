@@ -29,7 +29,7 @@ def test_constant_returns_give_their_size_as_sigma_after_warm_up() -> None:
 
 
 def _eager_sigmas(closes: list[float], halflife: float, min_obs: int) -> list[float | None]:
-    """σ after each close, updated bar by bar (the tracker queues closes and folds later)."""
+    """σ after each close, worked out independently of the tracker."""
     alpha = 1.0 - 0.5 ** (1.0 / halflife)
     last, variance, observations, sigmas = None, 0.0, 0, []
     for close in closes:
@@ -43,15 +43,13 @@ def _eager_sigmas(closes: list[float], halflife: float, min_obs: int) -> list[fl
     return sigmas
 
 
-@pytest.mark.parametrize("fold_threshold", [1, 7, 65_536])
-def test_queued_closes_fold_to_the_bar_by_bar_sigma_exactly(fold_threshold: int) -> None:
+def test_sigma_equals_an_independent_ewma_exactly_skipping_bad_closes() -> None:
     rng = random.Random(7)
     closes = {s: [100.0 * math.exp(rng.gauss(0, 0.02) * i) for i in range(300)] for s in "AB"}
     closes["A"][5] = math.nan
     closes["A"][9] = -1.0
     closes["B"][0] = 0.0
     tracker = VolatilityTracker(halflife_bars=12, min_observations=4)
-    tracker.fold_threshold = fold_threshold
     expected = {s: _eager_sigmas(c, 12, 4) for s, c in closes.items()}
     for i in range(300):
         tracker.update_bars([_Bar("A", closes["A"][i]), _Bar("B", closes["B"][i])])
