@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
 from time import perf_counter
 from typing import Any
 
@@ -500,7 +501,7 @@ class TradingLoop:
             if symbol not in last_bars or instrument is None:
                 continue
             price = exact_close(symbol)
-            weight = Decimal(repr(weights.get(symbol, 0.0)))
+            weight = _exact_weight(weights.get(symbol, 0.0))
             target = _toward_zero(equity * weight * fraction / price, instrument.lot_size)
             # The position itself, not `held`: a flat one keeps its exponent (0.000).
             current = quantity(symbol)
@@ -601,6 +602,21 @@ class TradingLoop:
         from quantgate.engine.checkpoint import restore_loop_state
 
         restore_loop_state(self, state)
+
+
+def _exact_weight(weight: float) -> Decimal:
+    """A target weight as the Decimal of its shortest repr (the figure the allocator meant)."""
+    if weight == 0:
+        # 0.0 and -0.0 would share a cache entry but not a Decimal: the sign reaches the target.
+        return Decimal(repr(weight))
+    return _exact_nonzero_weight(weight)
+
+
+@lru_cache(maxsize=256)
+def _exact_nonzero_weight(weight: float) -> Decimal:
+    # Equal shares repeat across symbols and decisions (1/N of equity each), and the repr
+    # of a float such as 1/3 costs more than the sizing it feeds: converted once each.
+    return Decimal(repr(weight))
 
 
 def _toward_zero(quantity: Decimal, lot: Decimal) -> Decimal:
