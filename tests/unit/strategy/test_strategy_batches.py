@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import struct
+import warnings
 from collections import deque
 from itertools import groupby
 
@@ -87,3 +88,15 @@ def test_realised_vol_without_enough_or_usable_closes() -> None:
     assert realised_vol([100.0, float("nan"), 101.0]) is None
     assert realised_vol([100.0, -1.0, 101.0]) is None
     assert math.isclose(realised_vol([100.0, 101.0, 100.0]) or 0.0, 0.014071, rel_tol=1e-4)
+
+
+def test_realised_vol_finds_a_close_at_or_below_zero_among_nans() -> None:
+    # A NaN must not hide a non-positive close: it is refused before any log is taken
+    # (a log of it would warn, an error here).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert realised_vol([100.0, float("nan"), -1.0, 101.0]) is None
+        assert realised_vol(deque([float("nan"), 0.0, 101.0, 102.0])) is None
+        assert realised_vol([100.0, -0.0, 101.0]) is None
+        assert realised_vol([float("-inf"), float("nan"), 101.0]) is None
+        assert realised_vol([float("nan")] * 4) is None
