@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from math import isfinite
 
@@ -58,8 +58,12 @@ class Bar:
     volume: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ts", ensure_utc(self.ts, name="Bar.ts"))
-        object.__setattr__(self, "available_at", ensure_utc(self.available_at, name="available_at"))
+        if self.ts.tzinfo is not UTC:
+            object.__setattr__(self, "ts", ensure_utc(self.ts, name="Bar.ts"))
+        if self.available_at.tzinfo is not UTC:
+            object.__setattr__(
+                self, "available_at", ensure_utc(self.available_at, name="available_at")
+            )
 
     def consistency_problems(self) -> list[str]:
         """Reasons this bar is not a valid OHLCV bar; empty when it is."""
@@ -97,8 +101,14 @@ class Post:
     kind = TextKind.POST
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "published_at", ensure_utc(self.published_at, name="published_at"))
-        object.__setattr__(self, "available_at", ensure_utc(self.available_at, name="available_at"))
+        if self.published_at.tzinfo is not UTC:
+            object.__setattr__(
+                self, "published_at", ensure_utc(self.published_at, name="published_at")
+            )
+        if self.available_at.tzinfo is not UTC:
+            object.__setattr__(
+                self, "available_at", ensure_utc(self.available_at, name="available_at")
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +128,14 @@ class Comment:
     kind = TextKind.COMMENT
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "published_at", ensure_utc(self.published_at, name="published_at"))
-        object.__setattr__(self, "available_at", ensure_utc(self.available_at, name="available_at"))
+        if self.published_at.tzinfo is not UTC:
+            object.__setattr__(
+                self, "published_at", ensure_utc(self.published_at, name="published_at")
+            )
+        if self.available_at.tzinfo is not UTC:
+            object.__setattr__(
+                self, "available_at", ensure_utc(self.available_at, name="available_at")
+            )
 
 
 def _require_positive_finite(value: Decimal, name: str) -> None:
@@ -142,7 +158,8 @@ class Order:
     mode: Mode = Mode.BACKTEST
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "created_at", ensure_utc(self.created_at, name="created_at"))
+        if self.created_at.tzinfo is not UTC:
+            object.__setattr__(self, "created_at", ensure_utc(self.created_at, name="created_at"))
         if self.order_type is OrderType.LIMIT and self.limit_price is None:
             raise ProgrammerError(f"{self.client_order_id}: a limit order needs limit_price")
         if self.order_type is OrderType.STOP and self.stop_price is None:
@@ -165,7 +182,8 @@ class Fill:
     filled_at: datetime
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "filled_at", ensure_utc(self.filled_at, name="filled_at"))
+        if self.filled_at.tzinfo is not UTC:
+            object.__setattr__(self, "filled_at", ensure_utc(self.filled_at, name="filled_at"))
         _require_positive_finite(self.quantity, "Fill.quantity")
         _require_positive_finite(self.price, "Fill.price")
 
@@ -219,7 +237,8 @@ class Prediction:
     max_input_available_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "asof", ensure_utc(self.asof, name="asof"))
+        if self.asof.tzinfo is not UTC:
+            object.__setattr__(self, "asof", ensure_utc(self.asof, name="asof"))
         for name in ("expected_return", "signal_confidence", "vol_forecast"):
             for horizon, value in getattr(self, name).items():
                 if not isfinite(value):

@@ -44,6 +44,28 @@ def _micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+class _UtcMoments:
+    """Epoch microseconds as UTC datetimes, for moments that mostly come evenly spaced.
+
+    `timedelta(microseconds=n)` normalises through Python ints (a few thousand instructions,
+    twice per event); adding a timedelta to a datetime is integer arithmetic too, so the
+    previous moment plus the gap, kept while the gap repeats, is the same datetime.
+    """
+
+    __slots__ = ("_gap", "_micros", "_moment", "_step")
+
+    def __init__(self) -> None:
+        self._micros, self._moment = 0, _EPOCH
+        self._gap, self._step = 0, timedelta(0)
+
+    def __call__(self, micros: int) -> datetime:
+        gap = micros - self._micros
+        if gap != self._gap:
+            self._gap, self._step = gap, timedelta(0, 0, gap)
+        self._micros, self._moment = micros, self._moment + self._step
+        return self._moment
+
+
 class FrameBarFeed(MarketFeed):
     """Bars from a Polars frame with the bar columns (see BAR_COLUMNS), plus optional
     predictions; events in (available_at, symbol) order, predictions after the bars."""
@@ -155,9 +177,10 @@ class FrameBarFeed(MarketFeed):
         s_sym, s_ts, s_av, s_open, s_high, s_low, s_close, s_volume = _BAR_SLOTS
         e_at, e_bars, e_predictions = _EVENT_SLOTS
         new = object.__new__
-        epoch = _EPOCH
+        # Event times and bar open times each advance a bar interval at a time.
+        event_moment, open_moment = _UtcMoments(), _UtcMoments()
         # Bars of one event nearly always share their open time: build it once.
-        last_stamp, last_moment = -1, epoch
+        last_stamp, last_moment = -1, _EPOCH
         for event in range(first, len(times)):
             start, end = starts[event], ends[event]
             made: Sequence[Prediction] = event_predictions.get(event, _NO_PREDICTIONS)
@@ -165,11 +188,11 @@ class FrameBarFeed(MarketFeed):
             if start == end:
                 at = made[0].asof  # predictions alone: their own time, as they hold it
             else:
-                at = epoch + timedelta(0, 0, times[event])
+                at = event_moment(times[event])
                 for row in range(start, end):
                     stamp = stamps[row]
                     if stamp != last_stamp:
-                        last_stamp, last_moment = stamp, epoch + timedelta(0, 0, stamp)
+                        last_stamp, last_moment = stamp, open_moment(stamp)
                     bar = new(Bar)
                     s_sym(bar, symbols[row])
                     s_ts(bar, last_moment)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import structlog
 from sqlalchemy import Engine
@@ -102,9 +102,8 @@ class ReconcileReport:
     settled: tuple[OutboxOrder, ...] = field(default_factory=tuple)
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    """What a send came to, before it is recorded."""
+class _Sent(NamedTuple):
+    """What a send came to, before it is recorded (one per order sent)."""
 
     status: SubmitStatus
     venue_order_id: str | None = None

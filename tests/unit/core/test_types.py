@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -53,6 +53,15 @@ def test_bar_consistency_reports_each_problem() -> None:
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ProgrammerError, match="timezone-aware"):
         Bar("X", datetime(2024, 1, 1), T0, 1, 1, 1, 1, 1)
+
+
+def test_times_in_another_zone_are_stored_in_utc_and_utc_ones_as_given() -> None:
+    paris = T0.astimezone(timezone(timedelta(hours=1)))
+    bar = Bar("X", paris, paris, 1, 1, 1, 1, 1)
+    assert bar.ts == T0 and bar.ts.tzinfo is UTC and bar.available_at.tzinfo is UTC
+    converted = Fill("t", "c", "X", Side.BUY, Decimal(1), Decimal(1), Decimal(0), paris)
+    assert converted.filled_at == T0 and converted.filled_at.tzinfo is UTC
+    assert fill(Side.BUY, "1", "1").filled_at is T0
 
 
 def test_simulated_clock_never_goes_back() -> None:

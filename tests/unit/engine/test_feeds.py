@@ -4,7 +4,7 @@ records what it read."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -13,7 +13,7 @@ from engine_builders import HOUR, PUBLICATION, START, bars, frame
 
 from quantgate.core import ConfigurationError, Horizon, Prediction
 from quantgate.data.ingest import ingest_bars
-from quantgate.engine.feeds import FrameBarFeed, LakeBarFeed, QueueFeed
+from quantgate.engine.feeds import _EPOCH, FrameBarFeed, LakeBarFeed, QueueFeed, _UtcMoments
 from quantgate.engine.ports import MarketEvent
 from quantgate.storage import Lake
 
@@ -32,6 +32,17 @@ def test_events_group_bars_by_availability_then_symbol() -> None:
     assert first.ts.tzinfo is UTC
     resumed = list(FrameBarFeed(bar_frame).events(after=events[0].at))
     assert [e.at for e in resumed] == [e.at for e in events[1:]]
+
+
+def test_moments_stepped_from_the_last_one_equal_moments_made_from_the_epoch() -> None:
+    # Even gaps, a weekend, a step back, a repeat, sub-second gaps and a jump back to 1970.
+    micros = [0, 3_600_000_000, 7_200_000_000, 10_800_000_000, 190_800_000_000]
+    micros += [187_200_000_000, 187_200_000_000, 187_200_000_001, 187_200_999_999, 5, 1]
+    moments = _UtcMoments()
+    for value in micros:
+        made = moments(value)
+        expected = _EPOCH + timedelta(microseconds=value)
+        assert made == expected and made.tzinfo is UTC and repr(made) == repr(expected)
 
 
 def test_predictions_come_after_the_bars_of_their_time() -> None:

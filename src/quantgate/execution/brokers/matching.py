@@ -16,8 +16,8 @@ Bars carry no intrabar path, so the rules are the usual conservative ones:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import NamedTuple
 
 from quantgate.core.enums import OrderType, Side
 from quantgate.core.errors import ProgrammerError
@@ -50,9 +50,9 @@ class BarPrices:
         return Decimal(repr(self._bar.low))
 
 
-@dataclass(frozen=True, slots=True)
-class Touch:
-    """The base price an order trades at in this bar, and how."""
+class Touch(NamedTuple):
+    """The base price an order trades at in this bar, and how (one per fill: a tuple
+    is made for a fraction of a frozen dataclass, which sets each field by name)."""
 
     price: Decimal
     liquidity: Liquidity

@@ -197,16 +197,10 @@ class SimulatedBroker(Broker):
         price, fee_bps = self._price(order, where, quantity, market)
         filled_at = max(bar.ts, working.live_at) if where.at_open else bar.ts + self._interval
         cid, fills = order.client_order_id, working.fills
-        fill = Fill(
-            trade_id=f"{self.venue}-{cid}-{len(fills) + 1}",
-            client_order_id=cid,
-            symbol=instrument.symbol,
-            side=order.side,
-            quantity=quantity,
-            price=price,
-            fee=quantity * price * fee_bps / BPS,
-            filled_at=filled_at,
-        )
+        trade_id = f"{self.venue}-{cid}-{len(fills) + 1}"
+        fee = quantity * price * fee_bps / BPS
+        # Positional: binding eight keywords to the fields costs a fifth of building a Fill.
+        fill = Fill(trade_id, cid, instrument.symbol, order.side, quantity, price, fee, filled_at)
         fills.append(fill)
         working.filled += quantity
         working.status = (
