@@ -17,10 +17,12 @@ from typing import Any
 from quantgate.core.clock import ensure_utc
 from quantgate.core.enums import Horizon
 from quantgate.core.errors import DataError, ProgrammerError
+from quantgate.core.slots import slot_init
 
 _OPTIONAL_FLOATS = ("expected_return", "confidence", "vol_forecast", "stop_price", "target_price")
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Signal:
     """One strategy's target exposure for one symbol.

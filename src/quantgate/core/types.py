@@ -19,6 +19,7 @@ from quantgate.core.enums import (
     TextKind,
 )
 from quantgate.core.errors import DataError, ProgrammerError
+from quantgate.core.slots import slot_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,7 @@ def _require_positive_finite(value: Decimal, name: str) -> None:
         raise DataError(f"must be a positive finite number, got {value}", field=name)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Order:
     client_order_id: str
@@ -170,6 +172,7 @@ class Order:
         return self.quantity * self.side.sign
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     trade_id: str
@@ -192,6 +195,7 @@ class Fill:
         return self.quantity * self.price
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Position:
     """Net position in one symbol with its average entry price and realised PnL."""

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from quantgate.core.enums import Side
 from quantgate.core.errors import ConfigurationError, ProgrammerError
-from quantgate.core.slots import slot_setters
+from quantgate.core.slots import slot_init
 from quantgate.execution.config import CostModelConfig, FeeRate
 
 BPS = Decimal(10_000)
@@ -30,7 +30,8 @@ class Liquidity(StrEnum):
 _Key = tuple[int, int, int, Side, Liquidity]
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@slot_init  # one per symbol the engine orders in per event, one per simulated fill
+@dataclass(frozen=True, slots=True)
 class MarketContext:
     """What is known about the market when a cost is estimated.
 
@@ -44,51 +45,15 @@ class MarketContext:
     volatility: float | None = None
     quoted_spread_bps: float | None = None
 
-    # Written out, as CostBreakdown's: the engine builds one per symbol it orders in per
-    # event, the simulated broker one per fill.
-    def __init__(
-        self,
-        venue: str,
-        mid: Decimal | None = None,
-        bar_volume: Decimal | None = None,
-        volatility: float | None = None,
-        quoted_spread_bps: float | None = None,
-    ) -> None:
-        _SET_VENUE(self, venue)
-        _SET_MID(self, mid)
-        _SET_BAR_VOLUME(self, bar_volume)
-        _SET_VOLATILITY(self, volatility)
-        _SET_QUOTED_SPREAD(self, quoted_spread_bps)
 
-
-_SET_VENUE, _SET_MID, _SET_BAR_VOLUME, _SET_VOLATILITY, _SET_QUOTED_SPREAD = slot_setters(
-    MarketContext, ("venue", "mid", "bar_volume", "volatility", "quoted_spread_bps")
-)
-
-
-@dataclass(frozen=True, slots=True, init=False)
+@slot_init  # one per order (the policy's estimate) and one per fill's trace
+@dataclass(frozen=True, slots=True)
 class CostBreakdown:
     notional: Decimal
     fee_bps: Decimal
     fee: Decimal
     half_spread_bps: float
     impact_bps: float
-
-    # Written out, as risk.context.Quote's: one per order (the policy's estimate) and one
-    # per fill's trace; setting the slots directly costs half the generated __init__.
-    def __init__(
-        self,
-        notional: Decimal,
-        fee_bps: Decimal,
-        fee: Decimal,
-        half_spread_bps: float,
-        impact_bps: float,
-    ) -> None:
-        _SET_NOTIONAL(self, notional)
-        _SET_FEE_BPS(self, fee_bps)
-        _SET_FEE(self, fee)
-        _SET_HALF_SPREAD_BPS(self, half_spread_bps)
-        _SET_IMPACT_BPS(self, impact_bps)
 
     @property
     def price_bps(self) -> float:
@@ -105,11 +70,6 @@ class CostBreakdown:
         if self.notional == 0:
             return 0.0
         return float(self.total / self.notional * BPS)
-
-
-_SET_NOTIONAL, _SET_FEE_BPS, _SET_FEE, _SET_HALF_SPREAD_BPS, _SET_IMPACT_BPS = slot_setters(
-    CostBreakdown, ("notional", "fee_bps", "fee", "half_spread_bps", "impact_bps")
-)
 
 
 def bps_to_decimal(bps: float) -> Decimal:

@@ -44,6 +44,7 @@ from sqlalchemy import Engine
 from quantgate.core.clock import Clock
 from quantgate.core.enums import DenyReason, OrderStatus
 from quantgate.core.errors import ProgrammerError, QuantgateError, TemporaryError
+from quantgate.core.slots import slot_init
 from quantgate.core.types import Fill
 from quantgate.execution.brokers.base import (
     Broker,
@@ -76,6 +77,7 @@ class SubmitStatus(StrEnum):
     DUPLICATE = "duplicate"  # already in the outbox; nothing sent
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class GatewayResult:
     status: SubmitStatus
@@ -85,6 +87,7 @@ class GatewayResult:
     deny_reason: DenyReason | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Submission(Generic[ContextT]):
     """One child order with what the gate and the cost model need to judge it."""
@@ -94,6 +97,7 @@ class Submission(Generic[ContextT]):
     market: MarketContext
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ReconcileReport:
     """New fills (apply them to the book in this order) and orders whose status changed."""

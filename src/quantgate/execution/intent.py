@@ -15,7 +15,7 @@ from decimal import Decimal
 from quantgate.core.clock import LatestIsoformat, ensure_utc
 from quantgate.core.enums import Horizon, Mode, Side
 from quantgate.core.errors import ProgrammerError
-from quantgate.core.slots import slot_setters
+from quantgate.core.slots import slot_init, slot_setters
 from quantgate.core.types import Instrument, Order
 from quantgate.execution.brokers.base import TimeInForce
 from quantgate.execution.costs import CostBreakdown
@@ -168,6 +168,7 @@ class ExecutionIntent:
 )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ChildOrder:
     """One order a policy wants sent at `release_at`, with what the trace needs to know."""
@@ -197,19 +198,12 @@ class ChildOrder:
         return (self.scope, self.order.strategy, self.order.instrument.symbol)
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@slot_init  # one per intent
+@dataclass(frozen=True, slots=True)
 class ExecutionPlan:
     intent: ExecutionIntent
     policy: str
     children: tuple[ChildOrder, ...]
-
-    # Written out, as ChildOrder's: one per intent.
-    def __init__(
-        self, intent: ExecutionIntent, policy: str, children: tuple[ChildOrder, ...]
-    ) -> None:
-        _SET_P_INTENT(self, intent)
-        _SET_P_POLICY(self, policy)
-        _SET_P_CHILDREN(self, children)
 
     @property
     def quantity(self) -> Decimal:
@@ -222,8 +216,3 @@ class ExecutionPlan:
         if not estimates or any(estimate is None for estimate in estimates):
             return None
         return sum((e.total for e in estimates if e is not None), Decimal(0))
-
-
-_SET_P_INTENT, _SET_P_POLICY, _SET_P_CHILDREN = slot_setters(
-    ExecutionPlan, ("intent", "policy", "children")
-)

@@ -35,6 +35,7 @@ from sqlalchemy import Row, bindparam, select, update
 
 from quantgate.core.clock import LatestIsoformat
 from quantgate.core.enums import Mode, OrderStatus, OrderType, Side
+from quantgate.core.slots import slot_init
 from quantgate.core.types import Fill
 from quantgate.execution.brokers.base import TimeInForce
 from quantgate.execution.costs import CostBreakdown
@@ -224,6 +225,7 @@ class OutboxOrder:
         )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class NewOrder:
     """A child about to be persisted, with what the trace will need of its arrival."""

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from quantgate.core.enums import Bucket, DenyReason, Side
-from quantgate.core.slots import slot_setters
+from quantgate.core.slots import slot_init
 
 
 class Verdict(StrEnum):
@@ -21,7 +21,8 @@ class Verdict(StrEnum):
 _ALLOWED = Verdict.ALLOWED  # a member looked up on its enum class costs a slow attribute lookup
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@slot_init  # the gate answers every order with one
+@dataclass(frozen=True, slots=True)
 class RiskDecision:
     client_order_id: str
     verdict: Verdict
@@ -29,31 +30,9 @@ class RiskDecision:
     detail: Mapping[str, Any]
     decided_at: datetime
 
-    # Written out, not generated: the gate answers every order with one, and a frozen
-    # dataclass's own __init__ (object.__setattr__ by field name) cost twice as much as
-    # setting the slots directly.
-    def __init__(
-        self,
-        client_order_id: str,
-        verdict: Verdict,
-        reason: DenyReason | None,
-        detail: Mapping[str, Any],
-        decided_at: datetime,
-    ) -> None:
-        _SET_CLIENT_ORDER_ID(self, client_order_id)
-        _SET_VERDICT(self, verdict)
-        _SET_REASON(self, reason)
-        _SET_DETAIL(self, detail)
-        _SET_DECIDED_AT(self, decided_at)
-
     @property
     def allowed(self) -> bool:
         return self.verdict is _ALLOWED
-
-
-_SET_CLIENT_ORDER_ID, _SET_VERDICT, _SET_REASON, _SET_DETAIL, _SET_DECIDED_AT = slot_setters(
-    RiskDecision, ("client_order_id", "verdict", "reason", "detail", "decided_at")
-)
 
 
 class Effect(StrEnum):
@@ -63,6 +42,7 @@ class Effect(StrEnum):
     DISABLE_STRATEGY = "disable_strategy"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Denial:
     reason: DenyReason

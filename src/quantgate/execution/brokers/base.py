@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from quantgate.core.enums import OrderStatus
 from quantgate.core.errors import QuantgateError
+from quantgate.core.slots import slot_init
 from quantgate.core.types import Bar, Fill, Order
 
 
@@ -43,6 +44,7 @@ class SubmitOutcome(StrEnum):
     UNKNOWN = "unknown"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     outcome: SubmitOutcome
@@ -63,6 +65,7 @@ class SubmitResult:
         return cls(SubmitOutcome.UNKNOWN, client_order_id, reason=reason)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class OrderState:
     """What the venue knows about one order."""
@@ -80,6 +83,7 @@ class OrderState:
         return self.quantity - self.filled_quantity
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class FillBatch:
     """Fills after a cursor, and the cursor to ask from next time.

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from quantgate.core.enums import Bucket, DenyReason, Side
+from quantgate.core.slots import slot_init
 from quantgate.risk.checks.base import CheckInput
 from quantgate.risk.decision import Denial
 
@@ -34,6 +35,7 @@ _BUCKET, _POSITION, _BUYS, _SELLS = range(4)
 _Book = list[Any]
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Exposure:
     by_symbol: dict[str, Decimal]
