@@ -59,12 +59,8 @@ class Bar:
     volume: float
 
     def __post_init__(self) -> None:
-        if self.ts.tzinfo is not UTC:
-            object.__setattr__(self, "ts", ensure_utc(self.ts, name="Bar.ts"))
-        if self.available_at.tzinfo is not UTC:
-            object.__setattr__(
-                self, "available_at", ensure_utc(self.available_at, name="available_at")
-            )
+        _store_utc(self, "ts", self.ts, "Bar.ts")
+        _store_utc(self, "available_at", self.available_at, "available_at")
 
     def consistency_problems(self) -> list[str]:
         """Reasons this bar is not a valid OHLCV bar; empty when it is."""
@@ -102,14 +98,8 @@ class Post:
     kind = TextKind.POST
 
     def __post_init__(self) -> None:
-        if self.published_at.tzinfo is not UTC:
-            object.__setattr__(
-                self, "published_at", ensure_utc(self.published_at, name="published_at")
-            )
-        if self.available_at.tzinfo is not UTC:
-            object.__setattr__(
-                self, "available_at", ensure_utc(self.available_at, name="available_at")
-            )
+        _store_utc(self, "published_at", self.published_at, "published_at")
+        _store_utc(self, "available_at", self.available_at, "available_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +119,15 @@ class Comment:
     kind = TextKind.COMMENT
 
     def __post_init__(self) -> None:
-        if self.published_at.tzinfo is not UTC:
-            object.__setattr__(
-                self, "published_at", ensure_utc(self.published_at, name="published_at")
-            )
-        if self.available_at.tzinfo is not UTC:
-            object.__setattr__(
-                self, "available_at", ensure_utc(self.available_at, name="available_at")
-            )
+        _store_utc(self, "published_at", self.published_at, "published_at")
+        _store_utc(self, "available_at", self.available_at, "available_at")
+
+
+def _store_utc(record: object, attribute: str, value: datetime, name: str) -> None:
+    """Store a frozen record's time `attribute` in UTC. One already in UTC stays as it was set:
+    ensure_utc would return it unchanged, and a set-by-name costs more than the check."""
+    if value.tzinfo is not UTC:
+        object.__setattr__(record, attribute, ensure_utc(value, name=name))
 
 
 def _require_positive_finite(value: Decimal, name: str) -> None:
@@ -160,8 +151,7 @@ class Order:
     mode: Mode = Mode.BACKTEST
 
     def __post_init__(self) -> None:
-        if self.created_at.tzinfo is not UTC:
-            object.__setattr__(self, "created_at", ensure_utc(self.created_at, name="created_at"))
+        _store_utc(self, "created_at", self.created_at, "created_at")
         if self.order_type is OrderType.LIMIT and self.limit_price is None:
             raise ProgrammerError(f"{self.client_order_id}: a limit order needs limit_price")
         if self.order_type is OrderType.STOP and self.stop_price is None:
@@ -185,8 +175,7 @@ class Fill:
     filled_at: datetime
 
     def __post_init__(self) -> None:
-        if self.filled_at.tzinfo is not UTC:
-            object.__setattr__(self, "filled_at", ensure_utc(self.filled_at, name="filled_at"))
+        _store_utc(self, "filled_at", self.filled_at, "filled_at")
         _require_positive_finite(self.quantity, "Fill.quantity")
         _require_positive_finite(self.price, "Fill.price")
 
@@ -241,8 +230,7 @@ class Prediction:
     max_input_available_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        if self.asof.tzinfo is not UTC:
-            object.__setattr__(self, "asof", ensure_utc(self.asof, name="asof"))
+        _store_utc(self, "asof", self.asof, "asof")
         for name in ("expected_return", "signal_confidence", "vol_forecast"):
             for horizon, value in getattr(self, name).items():
                 if not isfinite(value):

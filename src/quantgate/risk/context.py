@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from quantgate.core.clock import ensure_utc
 from quantgate.core.enums import Bucket
-from quantgate.core.slots import slot_setters
+from quantgate.core.slots import slot_init, slot_setters
 
 BPS = Decimal(10_000)
 # Decimal operands: an int one is converted to a Decimal at every use.
@@ -83,7 +83,8 @@ _SET_BID, _SET_ASK, _SET_AT, _SET_USABLE, _SET_MID = slot_setters(
 )
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@slot_init  # one per open position per event
+@dataclass(frozen=True, slots=True)
 class Holding:
     """A filled position: signed quantity and the price to value it at."""
 
@@ -91,18 +92,6 @@ class Holding:
     bucket: Bucket
     quantity: Decimal
     mark_price: Decimal
-
-    # Written out, as Quote's: the engine builds one per open position per event.
-    def __init__(self, symbol: str, bucket: Bucket, quantity: Decimal, mark_price: Decimal) -> None:
-        _SET_SYMBOL(self, symbol)
-        _SET_BUCKET(self, bucket)
-        _SET_QUANTITY(self, quantity)
-        _SET_MARK_PRICE(self, mark_price)
-
-
-_SET_SYMBOL, _SET_BUCKET, _SET_QUANTITY, _SET_MARK_PRICE = slot_setters(
-    Holding, ("symbol", "bucket", "quantity", "mark_price")
-)
 
 
 @dataclass(frozen=True, slots=True)
