@@ -19,7 +19,8 @@ is awkward there), so it sends fewer orders — the order counts are printed.
 Ours is timed three ways: end to end (every order through the outbox, the risk gate and
 the simulated broker, its rows written in the run's SQLite file: one unit of work per
 engine event, committed when the run ends, as a backtest commits at its checkpoints;
-the final commit is inside the timing; the garbage collector set as `Backtest.run` sets
+the final commit and the build of the indexes held back during the run are inside the
+timing; the garbage collector set as `Backtest.run` sets
 it); the same minus the time inside the gateway and risk gate (the engine's own cost);
 and the loop alone on the same bars with thresholds no bar reaches (no orders at all).
 Every engine runs `--repeat` times (default 3), in interleaved rounds so that a slow
@@ -52,6 +53,7 @@ from quantgate.adapters.sim import SyntheticMarketConfig, SyntheticMarketSource
 from quantgate.engine.backtest import Backtest, BacktestConfig, runs_root
 from quantgate.engine.feeds import FrameBarFeed
 from quantgate.engine.gc_policy import batch_collection
+from quantgate.storage.deferred_indexes import build_indexes
 
 LOOKBACK = 168
 ENTRY = 0.10
@@ -113,16 +115,17 @@ def run_ours(
         loop = backtest.build(resume=False)
         profiler = cProfile.Profile() if profile is not None else None
         began = time.perf_counter()
+        assert backtest.database is not None
         with batch_collection():  # as Backtest.run
             if profiler is not None:
                 profiler.enable()
             loop.run()
+            build_indexes(backtest.database)  # as Backtest.finish, first thing
             if profiler is not None:
                 profiler.disable()
         elapsed = time.perf_counter() - began
         stats = loop.stats
         equity = loop.exact_equity()
-        assert backtest.database is not None
         backtest.database.dispose()
     if profiler is not None:
         print(f"\n-- cProfile of {profile} (top {PROFILE_LINES} by own time) --")

@@ -75,6 +75,7 @@ from quantgate.risk.context import RiskContext
 from quantgate.risk.gate import RiskGate
 from quantgate.storage.checkpoints import Checkpoints
 from quantgate.storage.db import create_db_engine
+from quantgate.storage.deferred_indexes import build_indexes, hold_back_indexes
 from quantgate.storage.lake import Lake
 from quantgate.storage.ledger import Durability, ScopeLedger
 from quantgate.storage.migrate import upgrade
@@ -391,6 +392,8 @@ class Backtest:
             shutil.copyfile(restore_from, path)
         engine = run_database(path)
         upgrade(engine)
+        # Built again when the run stops, finished or not (see storage.deferred_indexes).
+        hold_back_indexes(engine)
         self.database = engine
         return engine
 
@@ -494,6 +497,8 @@ class Backtest:
         self.elapsed_seconds = time.perf_counter() - began
         finished = next(iter(feed.events(after=loop.cursor)), None) is None
         if not finished:
+            if database is not None:  # the loop committed its rows when it stopped
+                build_indexes(database)
             self._write_run({"status": "interrupted", "cursor": loop.cursor})
             return BacktestResult(self.run_id, self.run_dir, False, {})
         metrics = self.finish()
@@ -506,6 +511,7 @@ class Backtest:
         if loop is None or database is None:
             raise ProgrammerError("finish() before run()")
         loop.gateway.commit()
+        build_indexes(database)
         trades = self.trades_frame()
         _check_ledger(trades, loop.state)
         trace = load_trace(database, self.scope)

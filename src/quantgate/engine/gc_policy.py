@@ -8,6 +8,11 @@ about a tenth of a long backtest's time. Freezing what exists when the run start
 moves it out of every collection, and a larger first generation collects the
 short-lived objects in fewer passes. Reference cycles made during the run are still
 collected; the settings are restored when the run ends.
+
+The heap is frozen as it is, without a full collection first: that collection walked
+every container of the heap (a tenth of a second with a long run's history loaded, 2 %
+of the run) to free a few cycles left over from setting up, which unfreezing hands back
+to the collector when the run ends.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ def batch_collection() -> Iterator[None]:
     """Collect garbage the batch way for the duration of the block (not thread-local:
     the process's collector is one)."""
     before = gc.get_threshold()
-    gc.collect()
     gc.freeze()
     gc.set_threshold(*BATCH_THRESHOLDS)
     try:

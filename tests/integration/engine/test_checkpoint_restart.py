@@ -21,6 +21,7 @@ import pytest
 from quantgate.adapters.sim import SyntheticMarketConfig, SyntheticMarketSource
 from quantgate.data.ingest import ingest_bars
 from quantgate.engine.backtest import (
+    DB_FILE,
     EQUITY_FILE,
     METRICS_FILE,
     TRADES_FILE,
@@ -30,7 +31,7 @@ from quantgate.engine.backtest import (
     run_backtest,
     runs_root,
 )
-from quantgate.storage import Lake
+from quantgate.storage import Lake, create_db_engine, upgrade
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 START, END = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)
@@ -190,3 +191,20 @@ def test_restart_from_checkpoint_matches_an_uninterrupted_run(
     for key in ("signals", "intents", "submits", "denials"):
         assert metrics_a["engine"][key] == metrics_b["engine"][key]
     assert not (run_dir / "checkpoint").exists()
+    # The indexes held back while running were built again, in both runs.
+    migrated = index_sql(tmp_path / "migrated.sqlite", migrate=True)
+    assert index_sql(whole.run_dir / DB_FILE) == migrated
+    assert index_sql(run_dir / DB_FILE) == migrated
+
+
+def index_sql(path: Path, *, migrate: bool = False) -> set[tuple[str, str]]:
+    engine = create_db_engine(f"sqlite:///{path}")
+    if migrate:
+        upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+        found = {(str(name), str(sql)) for name, sql in rows}
+    engine.dispose()
+    return found

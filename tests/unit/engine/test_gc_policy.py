@@ -1,4 +1,5 @@
 import gc
+import weakref
 
 from quantgate.engine.gc_policy import BATCH_THRESHOLDS, batch_collection
 
@@ -24,3 +25,20 @@ def test_cycles_made_inside_the_block_are_still_collected() -> None:
         first.other, second.other = second, first
         del first, second
         assert gc.collect() >= 2
+
+
+def test_cycles_left_before_the_block_are_collected_after_it() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.other: Node | None = None
+
+    first, second = Node(), Node()
+    first.other, second.other = second, first
+    left_over = weakref.ref(first)
+    del first, second
+    with batch_collection():
+        gc.collect()
+        # Frozen with the heap: no collection inside the block reaches them.
+        assert left_over() is not None
+    gc.collect()
+    assert left_over() is None
