@@ -13,9 +13,9 @@ indexes were built again has exactly the schema it started with.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import Engine, Index
+from sqlalchemy import Connection, Engine, Index
 
 from quantgate.core.errors import ProgrammerError
 from quantgate.storage.models import Base
@@ -45,17 +45,20 @@ def secondary_indexes(tables: Sequence[str] = PER_ORDER_TABLES) -> list[Index]:
 
 def hold_back_indexes(engine: Engine, tables: Sequence[str] = PER_ORDER_TABLES) -> list[str]:
     """Drop the secondary indexes of `tables` (those present); returns their names."""
-    indexes = secondary_indexes(tables)
-    with engine.begin() as connection:
-        for index in indexes:
-            index.drop(connection, checkfirst=True)
-    return [str(index.name) for index in indexes]
+    return _each_index(engine, tables, lambda index, c: index.drop(c, checkfirst=True))
 
 
 def build_indexes(engine: Engine, tables: Sequence[str] = PER_ORDER_TABLES) -> list[str]:
     """Create the secondary indexes of `tables` that are missing; returns their names."""
+    return _each_index(engine, tables, lambda index, c: index.create(c, checkfirst=True))
+
+
+def _each_index(
+    engine: Engine, tables: Sequence[str], step: Callable[[Index, Connection], None]
+) -> list[str]:
+    """`step` on every secondary index of `tables`, in one transaction."""
     indexes = secondary_indexes(tables)
     with engine.begin() as connection:
         for index in indexes:
-            index.create(connection, checkfirst=True)
+            step(index, connection)
     return [str(index.name) for index in indexes]
