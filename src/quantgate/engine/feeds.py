@@ -23,7 +23,7 @@ import polars as pl
 
 from quantgate.core.clock import ensure_utc
 from quantgate.core.errors import ConfigurationError, DataError
-from quantgate.core.slots import slot_setters
+from quantgate.core.slots import draft_class
 from quantgate.core.types import Bar, Prediction
 from quantgate.engine.ports import MarketEvent, MarketFeed
 from quantgate.storage.lake import Lake, file_sha256, manifest_hash
@@ -31,11 +31,11 @@ from quantgate.storage.lake import Lake, file_sha256, manifest_hash
 BAR_COLUMNS = ("symbol", "ts", "available_at", "open", "high", "low", "close", "volume")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# Slot setters of the frozen Bar: building a bar this way skips only the UTC checks of
-# Bar.__post_init__, which hold by construction here (times come from UTC epoch micros).
-_BAR_SLOTS = slot_setters(Bar, BAR_COLUMNS)
-# The same for the events (their fields hold by construction too).
-_EVENT_SLOTS = slot_setters(MarketEvent, ("at", "bars", "predictions"))
+# Mutable twins of the frozen Bar and MarketEvent: a bar built on its twin skips only the
+# UTC checks of Bar.__post_init__, which hold by construction here (times come from UTC
+# epoch micros); an event's fields hold by construction too.
+_BarDraft = draft_class(Bar)
+_EventDraft = draft_class(MarketEvent)
 _NO_PREDICTIONS: tuple[Prediction, ...] = ()
 
 
@@ -174,8 +174,6 @@ class FrameBarFeed(MarketFeed):
         first = 0 if after is None else bisect_right(times, _micros(after))
         symbols, stamps = self._sym, self._ts
         opens, highs, lows, closes, volumes = self._prices
-        s_sym, s_ts, s_av, s_open, s_high, s_low, s_close, s_volume = _BAR_SLOTS
-        e_at, e_bars, e_predictions = _EVENT_SLOTS
         new = object.__new__
         # Event times and bar open times each advance a bar interval at a time.
         event_moment, open_moment = _UtcMoments(), _UtcMoments()
@@ -193,20 +191,22 @@ class FrameBarFeed(MarketFeed):
                     stamp = stamps[row]
                     if stamp != last_stamp:
                         last_stamp, last_moment = stamp, open_moment(stamp)
-                    bar = new(Bar)
-                    s_sym(bar, symbols[row])
-                    s_ts(bar, last_moment)
-                    s_av(bar, at)
-                    s_open(bar, opens[row])
-                    s_high(bar, highs[row])
-                    s_low(bar, lows[row])
-                    s_close(bar, closes[row])
-                    s_volume(bar, volumes[row])
+                    bar: Any = new(_BarDraft)
+                    bar.symbol = symbols[row]
+                    bar.ts = last_moment
+                    bar.available_at = at
+                    bar.open = opens[row]
+                    bar.high = highs[row]
+                    bar.low = lows[row]
+                    bar.close = closes[row]
+                    bar.volume = volumes[row]
+                    bar.__class__ = Bar
                     bars.append(bar)
-            market_event = new(MarketEvent)
-            e_at(market_event, at)
-            e_bars(market_event, bars)
-            e_predictions(market_event, made)
+            market_event: Any = new(_EventDraft)
+            market_event.at = at
+            market_event.bars = bars
+            market_event.predictions = made
+            market_event.__class__ = MarketEvent
             yield market_event
 
 
