@@ -117,7 +117,9 @@ def draft_class(cls: type) -> type:
     slots = cls.__dict__.get("__slots__")
     if slots is None or cls.__bases__ != (object,):
         raise ProgrammerError(f"{cls.__name__}: draft_class needs a slotted class on object")
-    draft = type(f"{cls.__name__}Draft", (), {"__slots__": tuple(slots)})
+    # A lone slot may be written as a bare string, which tuple() would split into letters.
+    names = (slots,) if isinstance(slots, str) else tuple(slots)
+    draft = type(f"{cls.__name__}Draft", (), {"__slots__": names})
     probe: Any = object.__new__(draft)
     probe.__class__ = cls  # raises here, once, if the layouts differ
     return draft

@@ -61,3 +61,16 @@ def test_a_draft_holds_only_the_records_slots() -> None:
 def test_draft_class_refuses_classes_without_their_own_plain_layout(cls: type) -> None:
     with pytest.raises(ProgrammerError, match="draft_class needs a slotted class on object"):
         draft_class(cls)
+
+
+class Lone:
+    __slots__ = "value"
+    value: int
+
+
+def test_a_lone_slot_written_as_a_string_keeps_its_name() -> None:
+    draft: Any = object.__new__(draft_class(Lone))
+    draft.value = 7
+    draft.__class__ = Lone
+    assert isinstance(draft, Lone)
+    assert draft.value == 7
