@@ -58,15 +58,15 @@ def backtest_config(
     """A BacktestConfig from a JSON file of its fields (optional) and the command line."""
     values: dict[str, Any] = {}
     if config_file is not None:
-        try:
-            values.update(json.loads(config_file.read_text()))
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigurationError(
-                f"cannot read {config_file} ({error})",
-                field="--config-file",
-                fix="give a JSON object of backtest config fields",
-            ) from None
-    strategy_params: dict[str, Any] = dict(values.get("params", {}))
+        values = _config_file_values(config_file)
+    strategy_params = values.get("params", {})
+    if not isinstance(strategy_params, dict):
+        raise ConfigurationError(
+            f"'params' in {config_file} is not a JSON object",
+            field="--config-file",
+            fix='write the strategy parameters as an object, e.g. "params": {"lookback": 48}',
+        )
+    strategy_params = dict(strategy_params)
     if params:
         try:
             loaded = json.loads(params)
@@ -96,10 +96,39 @@ def backtest_config(
     if source is not None:
         values["source"] = source
     if predictions is not None:
-        values["predictions"] = str(predictions)
+        # Absolute, so that a resume from another directory finds the same file.
+        values["predictions"] = str(predictions.expanduser().resolve())
     config = BacktestConfig.parse(values, where="backtest")
     assert isinstance(config, BacktestConfig)
     return config
+
+
+def _config_file_values(path: Path) -> dict[str, Any]:
+    fix = 'give a JSON object of backtest config fields, e.g. {"capital": "50000"}'
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigurationError(
+            f"cannot read {path} ({error})", field="--config-file", fix=fix
+        ) from None
+    if not isinstance(values, dict):
+        raise ConfigurationError(
+            f"{path} holds a JSON {type(values).__name__}, not an object",
+            field="--config-file",
+            fix=fix,
+        )
+    return values
+
+
+def required_option(value: str | None, option: str, example: str) -> str:
+    """`value`, or an error naming `option` (options that --resume does without)."""
+    if value is None:
+        raise ConfigurationError(
+            "missing: it is required unless --resume names a run to continue",
+            field=option,
+            fix=f"e.g. {example}",
+        )
+    return value
 
 
 def summary(result: BacktestResult) -> dict[str, Any]:
@@ -117,10 +146,16 @@ def summary(result: BacktestResult) -> dict[str, Any]:
 
 def backtest_command(
     ctx: typer.Context,
-    strategy: str = typer.Option(..., "--strategy", help=STRATEGY_HELP),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help=STRATEGY_HELP + " (required unless --resume)"
+    ),
     symbols: str | None = typer.Option(None, help="comma-separated; default: the universe"),
-    start: str = typer.Option(..., help="window start, UTC ISO-8601 (bars with ts >= start)"),
-    end: str = typer.Option(..., help="window end, UTC ISO-8601 or 'now' (exclusive)"),
+    start: str | None = typer.Option(
+        None, help="window start, UTC ISO-8601 (bars with ts >= start; required unless --resume)"
+    ),
+    end: str | None = typer.Option(
+        None, help="window end, UTC ISO-8601 or 'now' (exclusive; required unless --resume)"
+    ),
     params: str | None = typer.Option(None, "--params", help="strategy parameters (JSON)"),
     param: list[str] = typer.Option(
         [], "--param", help="one strategy parameter name=value (repeatable)"
@@ -137,7 +172,7 @@ def backtest_command(
     config_file: Path | None = typer.Option(
         None, "--config-file", help="JSON object of BacktestConfig fields (costs, risk, ...)"
     ),
-    checkpoint_every: int = typer.Option(5000, help="checkpoint every N events (0: never)"),
+    checkpoint_every: int = typer.Option(5000, min=0, help="checkpoint every N events (0: never)"),
     resume: str | None = typer.Option(
         None, help="continue interrupted run RUN_ID from its checkpoint (other options ignored)"
     ),
@@ -151,6 +186,26 @@ def backtest_command(
     cli = get_context(ctx)
     home = cli.settings.resolved_home
     every = checkpoint_every or None
+    config: BacktestConfig | None = None
+    combos: list[dict[str, Any]] = [{}]
+    if resume is not None:
+        run_dir = find_run(home, resume, option="--resume")
+    else:
+        config = backtest_config(
+            cli,
+            strategy=required_option(strategy, "--strategy", "--strategy momentum"),
+            symbols=symbols,
+            start=required_option(start, "--start", "--start 2024-01-01"),
+            end=required_option(end, "--end", "--end 2024-07-01"),
+            params=params,
+            param=param,
+            capital=capital,
+            allocator=allocator,
+            source=source,
+            config_file=config_file,
+            predictions=predictions,
+        )
+        combos = parse_grid(grid)
     with cli.recorded("backtest") as detail, progress_bar() as bar:
         task = bar.add_task("backtest", total=None)
 
@@ -160,43 +215,27 @@ def backtest_command(
         def trial_progress(done: int, total: int, name: str) -> None:
             bar.update(task, description=f"trial {name} ({done}/{total})")
 
-        if resume is not None:
+        if config is None:
             result = resume_backtest(
-                find_run(home, resume), lake=cli.lake, progress=advance, checkpoint_every=every
+                run_dir, lake=cli.lake, progress=advance, checkpoint_every=every
+            )
+        elif len(combos) > 1:
+            result = run_trials(
+                config,
+                combos,
+                runs_root(home),
+                lake=cli.lake,
+                progress=trial_progress,
+                checkpoint_every=every,
             )
         else:
-            config = backtest_config(
-                cli,
-                strategy=strategy,
-                symbols=symbols,
-                start=start,
-                end=end,
-                params=params,
-                param=param,
-                capital=capital,
-                allocator=allocator,
-                source=source,
-                config_file=config_file,
-                predictions=predictions,
+            result = run_backtest(
+                with_params(config, combos[0]),
+                home,
+                lake=cli.lake,
+                progress=advance,
+                checkpoint_every=every,
             )
-            combos = parse_grid(grid)
-            if len(combos) > 1:
-                result = run_trials(
-                    config,
-                    combos,
-                    runs_root(home),
-                    lake=cli.lake,
-                    progress=trial_progress,
-                    checkpoint_every=every,
-                )
-            else:
-                result = run_backtest(
-                    with_params(config, combos[0]),
-                    home,
-                    lake=cli.lake,
-                    progress=advance,
-                    checkpoint_every=every,
-                )
         payload = summary(result)
         detail.update({"run_id": result.run_id, "run_dir": str(result.run_dir)})
     if as_json:

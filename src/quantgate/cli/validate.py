@@ -29,6 +29,9 @@ def artifacts_command(
     capital: str | None = typer.Option(None, help="initial capital (default 100000)"),
     allocator: str | None = typer.Option(None, help="legacy or allocator_v2 (the default)"),
     source: str | None = typer.Option(None, help="bar source (default: most bars per symbol)"),
+    predictions: Path | None = typer.Option(
+        None, help="Parquet of model predictions (for ml_signal)"
+    ),
     config_file: Path | None = typer.Option(None, "--config-file", help="BacktestConfig JSON"),
     out: Path = typer.Option(Path("results/validation"), help="folder of validation runs"),
     as_json: bool = typer.Option(False, "--json", help="print the manifest"),
@@ -50,6 +53,7 @@ def artifacts_command(
         allocator=allocator,
         source=source,
         config_file=config_file,
+        predictions=predictions,
     )
     walk_forward = WalkForwardConfig.parse(
         {"folds": folds, "initial_train_fraction": train_fraction}, where="validate"

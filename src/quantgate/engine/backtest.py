@@ -76,11 +76,11 @@ from quantgate.risk.gate import RiskGate
 from quantgate.storage.checkpoints import Checkpoints
 from quantgate.storage.db import create_db_engine
 from quantgate.storage.deferred_indexes import build_indexes, hold_back_indexes
-from quantgate.storage.lake import Lake
+from quantgate.storage.lake import Lake, file_sha256
 from quantgate.storage.ledger import Durability, ScopeLedger
 from quantgate.storage.migrate import upgrade
 from quantgate.storage.models import FillRow, OrderRow
-from quantgate.strategy.registry import build_strategy, strategy_config
+from quantgate.strategy.registry import build_strategy, required_symbols, strategy_config
 
 RUNS_SUBDIR = Path("runs") / "backtest"
 CONFIG_FILE = "config.json"
@@ -183,6 +183,13 @@ class BacktestConfig(ComponentConfig):
         if self.end <= self.start:
             raise ValueError("end must be after start")
         strategy_config(self.strategy, self.params)  # names the bad parameter and the fix
+        missing = [s for s in required_symbols(self.strategy, self.params) if s not in self.symbols]
+        if missing:
+            raise ValueError(
+                f"strategy {self.strategy} is set to trade {', '.join(missing)}, which the "
+                "backtest does not feed: add them to the symbols (--symbols) or change the "
+                "strategy's own symbols or pairs"
+            )
         if self.strategy == "ml_signal" and not self.predictions:
             raise ValueError(
                 "ml_signal trades model predictions: give a predictions Parquet file "
@@ -258,13 +265,59 @@ def frame_digest(frame: pl.DataFrame) -> str:
     return hashlib.sha256(buffer.getvalue()).hexdigest()
 
 
-def load_predictions(path: Path) -> list[Prediction]:
+PREDICTION_COLUMNS = (
+    "symbol",
+    "asof",
+    "horizon",
+    "expected_return",
+    "signal_confidence",
+    "vol_forecast",
+)
+
+
+def read_predictions(path: Path) -> pl.DataFrame:
+    """The predictions table, checked: a readable Parquet file with every column."""
+    fix = (
+        "give a Parquet file with columns " + ", ".join(PREDICTION_COLUMNS) + " (one row per "
+        "symbol, asof and horizon), e.g. from `quantgate ml predict`"
+    )
+    if not path.is_file():
+        raise ConfigurationError(f"no predictions file at {path}", field="--predictions", fix=fix)
+    try:
+        frame = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise ConfigurationError(
+            f"cannot read {path} as Parquet ({error})", field="--predictions", fix=fix
+        ) from None
+    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ConfigurationError(
+            f"{path} lacks the column(s) {', '.join(missing)}", field="--predictions", fix=fix
+        )
+    known = {h.value for h in Horizon}
+    unknown = sorted(set(frame["horizon"].cast(pl.Utf8).to_list()) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"{path} has unknown horizon(s) {', '.join(map(str, unknown))}",
+            field="--predictions",
+            fix=f"use horizons among {', '.join(sorted(known))}",
+        )
+    return frame
+
+
+def load_predictions(
+    path: Path, start: datetime | None = None, end: datetime | None = None
+) -> list[Prediction]:
     """Predictions from a long Parquet table (symbol, asof, horizon, expected_return,
-    signal_confidence, vol_forecast[, max_input_available_at])."""
-    frame = pl.read_parquet(path).sort(["asof", "symbol", "horizon"])
+    signal_confidence, vol_forecast[, max_input_available_at]) made in [start, end)."""
+    frame = read_predictions(path).sort(["asof", "symbol", "horizon"])
     grouped: dict[tuple[str, datetime], dict[str, Any]] = {}
     for row in frame.iter_rows(named=True):
-        key = (row["symbol"], ensure_utc(row["asof"]))
+        asof = ensure_utc(row["asof"])
+        # A prediction outside the window would make events, and equity, past its end.
+        if (start is not None and asof < start) or (end is not None and asof >= end):
+            continue
+        key = (row["symbol"], asof)
         entry = grouped.setdefault(
             key, {"er": {}, "conf": {}, "vol": {}, "max": row.get("max_input_available_at")}
         )
@@ -319,8 +372,11 @@ class Backtest:
         run_id: str | None = None,
     ) -> Backtest:
         run_dir = Path(root) / (run_id or new_run_id(config.strategy))
-        run_dir.mkdir(parents=True, exist_ok=False)
         backtest = cls(config, run_dir, lake=lake, feed=feed)
+        # The data first: a window, symbol, source or predictions file that cannot be read
+        # fails before there is a run folder to leave behind.
+        backtest.feed()
+        run_dir.mkdir(parents=True, exist_ok=False)
         _write_json(run_dir / CONFIG_FILE, config.model_dump(mode="json"))
         backtest._write_run({"status": "running", "created_at": datetime.now(UTC)})
         return backtest
@@ -370,7 +426,11 @@ class Backtest:
             if self.lake is None:
                 raise ProgrammerError("a backtest needs a lake or a feed")
             config = self.config
-            predictions = load_predictions(Path(config.predictions)) if config.predictions else ()
+            predictions = (
+                load_predictions(Path(config.predictions), config.start, config.end)
+                if config.predictions
+                else ()
+            )
             self._feed = LakeBarFeed(
                 self.lake,
                 config.symbols,
@@ -524,6 +584,13 @@ class Backtest:
         feed = self.feed()
         description = feed.describe()
         manifest = description.get("manifest") or {"frame": frame_digest(feed.frame)}
+        inputs: dict[str, Any] = {}
+        if self.config.predictions:
+            predictions = Path(self.config.predictions)
+            inputs["predictions_file"] = {
+                "path": str(predictions),
+                "sha256": file_sha256(predictions),
+            }
         self._write_run(
             {
                 "status": "complete",
@@ -536,6 +603,7 @@ class Backtest:
                 "data_manifest": manifest,
                 "data_manifest_hash": description.get("manifest_hash")
                 or hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest(),
+                **inputs,
             }
         )
         shutil.rmtree(self.run_dir / CHECKPOINT_DIR, ignore_errors=True)
@@ -697,6 +765,13 @@ def resume_backtest(
     progress: Progress | None = None,
     checkpoint_every: int | None = None,
 ) -> BacktestResult:
+    if not (Path(run_dir) / CONFIG_FILE).is_file():
+        # A grid's folder holds its trials, each a run of its own; it has no config.
+        raise ConfigurationError(
+            f"run {Path(run_dir).name} is a grid of trials, which cannot be resumed",
+            field="--resume",
+            fix="run the grid again (its trials are kept under the old folder for reference)",
+        )
     backtest = Backtest.open(run_dir, lake=lake, feed=feed)
     if not backtest.checkpoints.exists():
         raise ConfigurationError(
@@ -718,17 +793,18 @@ def list_runs(home: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / RUN_FILE).is_file())
 
 
-def find_run(home: Path, run_id: str | None = None) -> Path:
-    """The named run, or the newest complete one."""
+def find_run(home: Path, run_id: str | None = None, *, option: str = "--run") -> Path:
+    """The named run, or the newest complete one; `option` is what named it."""
     runs = list_runs(home)
     if run_id is not None:
         for path in runs:
             if path.name == run_id:
                 return path
+        fix = "give a run id from `quantgate backtest` output"
         raise ConfigurationError(
             f"no backtest run {run_id!r} under {runs_root(home)}",
-            field="--run",
-            fix="give a run id from `quantgate backtest` output, or omit --run for the latest",
+            field=option,
+            fix=fix + (", or omit --run for the latest" if option == "--run" else ""),
         )
     complete = [p for p in runs if read_json(p / RUN_FILE).get("status") == "complete"]
     if not complete:

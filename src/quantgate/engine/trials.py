@@ -118,16 +118,17 @@ def run_trials(
     configs = [with_params(base, overrides) for overrides in grid]
     run_dir = Path(root) / new_run_id(base.strategy)
     trials_root = run_dir / TRIALS_DIR
-    trials_root.mkdir(parents=True)
-    (run_dir / RUN_FILE).write_text(
-        json.dumps({"run_id": run_dir.name, "status": "running", "trials": len(configs)})
-    )
     results: list[BacktestResult] = []
     for index, config in enumerate(configs):
         name = f"{index:03d}"
         if progress is not None:
             progress(index, len(configs), name)
+        # Makes the folders once the data is read: bad input leaves no grid folder behind.
         trial = Backtest.create(config, trials_root, lake=lake, feed=feed, run_id=name)
+        if index == 0:
+            (run_dir / RUN_FILE).write_text(
+                json.dumps({"run_id": run_dir.name, "status": "running", "trials": len(configs)})
+            )
         feed = trial.feed()  # read the data once, share it with the next trials
         results.append(trial.run(checkpoint_every=checkpoint_every))
     if progress is not None:

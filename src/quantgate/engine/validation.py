@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,11 +139,34 @@ def validate_artifacts(
     progress: ValidationProgress | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     config = walk_forward or WalkForwardConfig()
+    # The daily returns span at most the window's calendar days and the closing bar's
+    # day, so a window too short for the folds fails here, before any backtest runs.
+    fold_bounds(math.ceil((base.end - base.start) / timedelta(days=1)) + 1, config)
     candidates = [with_params(base, overrides) for overrides in (grid or [{}])]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = Path(out_root) / stamp
+    try:
+        manifest = _validate_into(
+            folder, base, candidates, config, lake=lake, feed=feed, progress=progress
+        )
+    except BaseException:
+        # A validation folder is there whole, with its manifest, or not at all.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder, manifest
+
+
+def _validate_into(
+    folder: Path,
+    base: BacktestConfig,
+    candidates: Sequence[BacktestConfig],
+    config: WalkForwardConfig,
+    *,
+    lake: Lake | None,
+    feed: FrameBarFeed | None,
+    progress: ValidationProgress | None,
+) -> dict[str, Any]:
     runs = folder / "runs"
-    runs.mkdir(parents=True)
     results = []
     for index, candidate in enumerate(candidates):
         name = f"c{index:03d}"
@@ -234,4 +258,5 @@ def validate_artifacts(
     (folder / MANIFEST_FILE).write_text(
         json.dumps(manifest, indent=2, default=json_default, allow_nan=False) + "\n"
     )
-    return folder, json.loads(json.dumps(manifest, default=json_default))
+    loaded: dict[str, Any] = json.loads(json.dumps(manifest, default=json_default))
+    return loaded

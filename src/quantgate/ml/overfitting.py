@@ -106,7 +106,8 @@ def drawdowns(returns: ArrayLike, *, log_returns: bool = False) -> FloatArray:
 def max_drawdown(returns: ArrayLike, *, log_returns: bool = False) -> float:
     """Largest peak-to-trough loss of the compounded equity curve, in [0, 1]."""
     series = drawdowns(returns, log_returns=log_returns)
-    return float(series.max()) if len(series) else 0.0
+    # + 0.0 turns the -0.0 of a curve that never fell (1 - peak/peak) into 0.0.
+    return float(series.max()) + 0.0 if len(series) else 0.0
 
 
 # --- deflated Sharpe ratio --------------------------------------------------------

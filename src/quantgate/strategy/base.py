@@ -44,6 +44,10 @@ class StrategyConfig(ComponentConfig):
     horizon: Horizon = Horizon.H1
     max_exposure: float = Field(default=1.0, gt=0.0, le=1.0)
 
+    def required_symbols(self) -> tuple[str, ...]:
+        """Symbols the engine must feed for this strategy to trade as configured."""
+        return self.symbols
+
 
 ConfigT = TypeVar("ConfigT", bound=StrategyConfig)
 

@@ -68,6 +68,10 @@ class PairsConfig(StrategyConfig):
             raise ValueError("stop_z must be above entry_z")
         return self
 
+    def required_symbols(self) -> tuple[str, ...]:
+        legs = (leg for pair in self.pairs for leg in pair)
+        return tuple(dict.fromkeys((*self.symbols, *legs)))
+
 
 @dataclass(slots=True)
 class _LegBar:

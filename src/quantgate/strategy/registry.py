@@ -108,6 +108,16 @@ def strategy_config(name: str, params: Mapping[str, Any] | None = None) -> Strat
     )
 
 
+def required_symbols(name: str, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """Symbols strategy `name` needs fed, with an ensemble's members' needs included."""
+    config = strategy_config(name, params)
+    needed = list(config.required_symbols())
+    if isinstance(config, EnsembleConfig):
+        for member in config.members:
+            needed.extend(required_symbols(member.strategy, member.params))
+    return tuple(dict.fromkeys(needed))
+
+
 def build_strategy(
     name: str, params: Mapping[str, Any] | StrategyConfig | None = None
 ) -> Strategy[Any]:

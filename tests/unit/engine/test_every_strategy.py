@@ -95,3 +95,26 @@ def test_ml_signal_without_predictions_is_a_configuration_error() -> None:
                 "end": END.isoformat(),
             }
         )
+
+
+def test_predictions_load_only_inside_the_window(
+    market: SyntheticMarketSource, tmp_path: Path
+) -> None:
+    path = predictions_file(market, tmp_path)
+    every = load_predictions(path)
+    middle = START + (END - START) / 2
+    inside = load_predictions(path, START + timedelta(days=1), middle)
+    assert inside == [p for p in every if START + timedelta(days=1) <= p.asof < middle]
+    assert 0 < len(inside) < len(every)
+
+
+def test_a_grid_folder_is_refused_by_resume_with_a_fix(tmp_path: Path) -> None:
+    from quantgate.core import ConfigurationError
+    from quantgate.engine.backtest import resume_backtest
+
+    grid = tmp_path / "20250101T000000000000Z-momentum-abcd"
+    (grid / "trials" / "000").mkdir(parents=True)
+    (grid / "run.json").write_text('{"status": "running", "trials": 2}')
+    with pytest.raises(ConfigurationError, match="grid of trials") as raised:
+        resume_backtest(grid)
+    assert raised.value.field == "--resume"

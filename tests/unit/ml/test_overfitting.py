@@ -46,6 +46,9 @@ def test_max_drawdown_of_compounded_equity() -> None:
     assert max_drawdown([0.1, -0.5, 0.2, 1.0]) == pytest.approx(0.5)
     assert max_drawdown([-0.1]) == pytest.approx(0.1)  # from the starting capital
     assert max_drawdown([0.1, 0.2]) == 0.0
+    # Never below the start: zero, not the -0.0 that prints as "-0.0%".
+    assert math.copysign(1.0, max_drawdown([0.0, 0.0])) == 1.0
+    assert math.copysign(1.0, max_drawdown([0.1, 0.2])) == 1.0
     assert max_drawdown([]) == 0.0
     np.testing.assert_allclose(drawdowns([0.1, -0.5, 0.2]), [0.0, 0.5, 0.4])
     assert max_drawdown(np.log([1.1, 0.5, 1.2]), log_returns=True) == pytest.approx(0.5)

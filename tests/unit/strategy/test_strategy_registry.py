@@ -71,3 +71,23 @@ def test_ensemble_members_are_built_through_the_registry() -> None:
         build_strategy(
             "ensemble", {"members": [{"strategy": "pairs", "weight": 1, "params": {"window": 2}}]}
         )
+
+
+def test_required_symbols_are_a_strategy_s_own_symbols_pair_legs_and_members_needs() -> None:
+    from quantgate.strategy.registry import required_symbols
+
+    assert required_symbols("momentum") == ()
+    assert required_symbols("momentum", {"symbols": ["SOLUSDT"]}) == ("SOLUSDT",)
+    assert required_symbols("pairs") == ("BTCUSDT", "ETHUSDT")
+    assert required_symbols(
+        "pairs", {"pairs": [["SOLUSDT", "ADAUSDT"]], "symbols": ["XRPUSDT"]}
+    ) == ("XRPUSDT", "SOLUSDT", "ADAUSDT")
+    members = [
+        {"strategy": "pairs", "weight": 0.5, "params": {"pairs": [["SOLUSDT", "ADAUSDT"]]}},
+        {"strategy": "momentum", "weight": 0.5, "params": {"symbols": ["SOLUSDT", "BNBUSDT"]}},
+    ]
+    assert required_symbols("ensemble", {"members": members}) == (
+        "SOLUSDT",
+        "ADAUSDT",
+        "BNBUSDT",
+    )
