@@ -570,6 +570,8 @@ class Backtest:
         loop, database = self.loop, self.database
         if loop is None or database is None:
             raise ProgrammerError("finish() before run()")
+        # The window is over: an order still open (sent on its last bar) can never fill.
+        cancelled = loop.gateway.cancel_open()
         loop.gateway.commit()
         build_indexes(database)
         trades = self.trades_frame()
@@ -595,6 +597,7 @@ class Backtest:
             {
                 "status": "complete",
                 "finished_at": datetime.now(UTC),
+                "orders_cancelled_at_end": cancelled,
                 "data": {
                     key: value
                     for key, value in description.items()

@@ -118,3 +118,31 @@ def test_a_grid_folder_is_refused_by_resume_with_a_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="grid of trials") as raised:
         resume_backtest(grid)
     assert raised.value.field == "--resume"
+
+
+def test_orders_open_when_the_window_ends_are_cancelled(
+    market: SyntheticMarketSource, tmp_path: Path
+) -> None:
+    import json
+    import sqlite3
+
+    bars = pl.concat([market.fetch_bars(s, START, END) for s in SYMBOLS])
+    # A short lookback with a tiny threshold trades on most bars, the last one too.
+    config = BacktestConfig.parse(
+        {
+            "strategy": "momentum",
+            "params": {"lookback": 2, "entry_threshold": 0.0001, "exit_threshold": 0.0},
+            "symbols": list(SYMBOLS),
+            "start": START.isoformat(),
+            "end": END.isoformat(),
+        }
+    )
+    assert isinstance(config, BacktestConfig)
+    result = run_backtest(config, tmp_path / "home", feed=FrameBarFeed(bars))
+    with sqlite3.connect(result.run_dir / "engine.db") as db:
+        counts = db.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()
+    statuses = dict(counts)
+    record = json.loads((result.run_dir / "run.json").read_text())
+    assert record["orders_cancelled_at_end"] > 0
+    assert statuses.get("cancelled") == record["orders_cancelled_at_end"]
+    assert set(statuses) <= {"filled", "cancelled", "rejected"}
