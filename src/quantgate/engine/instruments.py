@@ -14,24 +14,9 @@ from decimal import Decimal
 from pydantic import Field
 
 from quantgate.config.base import ComponentConfig
+from quantgate.core.buckets import bucket_of
 from quantgate.core.enums import AssetClass, Bucket
 from quantgate.core.types import Instrument
-
-DEFAULT_BUCKETS: dict[str, Bucket] = {
-    "BTCUSDT": Bucket.MAJORS,
-    "ETHUSDT": Bucket.MAJORS,
-    "BNBUSDT": Bucket.MAJORS,
-    "SOLUSDT": Bucket.L1,
-    "ADAUSDT": Bucket.L1,
-    "AVAXUSDT": Bucket.L1,
-    "DOTUSDT": Bucket.L1,
-    "NEARUSDT": Bucket.L1,
-    "XTZUSDT": Bucket.L1,
-    "XRPUSDT": Bucket.PAYMENTS,
-    "LTCUSDT": Bucket.PAYMENTS,
-    "BCHUSDT": Bucket.PAYMENTS,
-    "DOGEUSDT": Bucket.MEME,
-}
 
 
 class InstrumentSpec(ComponentConfig):
@@ -54,7 +39,7 @@ class InstrumentsConfig(ComponentConfig):
                 symbol=symbol,
                 venue=venue,
                 asset_class=self.asset_class,
-                bucket=spec.bucket or DEFAULT_BUCKETS.get(symbol, Bucket.OTHER),
+                bucket=spec.bucket or bucket_of(symbol),
                 tick_size=spec.tick_size or self.default_tick_size,
                 lot_size=spec.lot_size or self.default_lot_size,
                 listing_date=date(2000, 1, 1),

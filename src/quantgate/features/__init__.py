@@ -13,9 +13,10 @@ Entry points for the layers above:
 - `validate_asof(builder)` and `lookahead(builder)`: the two leakage gates.
 """
 
+from quantgate.core.buckets import base_asset
 from quantgate.features.blocks.latent import MarketLatent
 from quantgate.features.build import FeatureBuilder
-from quantgate.features.config import FeaturesConfig, base_asset
+from quantgate.features.config import FeaturesConfig
 from quantgate.features.contract import CONTRACT, FeatureContract, FeatureSpec, feature_contract
 from quantgate.features.store import fit_market_latent, read_feature_matrix
 from quantgate.features.units import (

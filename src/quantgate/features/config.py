@@ -15,37 +15,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from quantgate.config.base import ComponentConfig
+from quantgate.core.buckets import DEFAULT_BUCKETS, base_asset, bucket_of
 from quantgate.core.enums import Bucket
-
-# Base asset → bucket; anything not listed is Bucket.OTHER.
-DEFAULT_BUCKETS: dict[str, Bucket] = {
-    "BTC": Bucket.MAJORS,
-    "ETH": Bucket.MAJORS,
-    "SOL": Bucket.L1,
-    "AVAX": Bucket.L1,
-    "ADA": Bucket.L1,
-    "BNB": Bucket.L1,
-    "NEAR": Bucket.L1,
-    "DOT": Bucket.L1,
-    "XRP": Bucket.PAYMENTS,
-    "LTC": Bucket.PAYMENTS,
-    "BCH": Bucket.PAYMENTS,
-    "DOGE": Bucket.MEME,
-}
-
-_QUOTE_SUFFIXES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR")
-
-
-def base_asset(symbol: str) -> str:
-    """`SOLUSDT`, `SOL/USDT`, `SOL-USD` → `SOL`; a symbol without a known quote is its own base."""
-    text = symbol.upper()
-    for separator in ("/", "-", "_", ":"):
-        if separator in text:
-            return text.split(separator, 1)[0]
-    for suffix in _QUOTE_SUFFIXES:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)]
-    return text
 
 
 class FeaturesConfig(ComponentConfig):
@@ -112,7 +83,7 @@ class FeaturesConfig(ComponentConfig):
         return self
 
     def bucket_of(self, symbol: str) -> Bucket:
-        return self.buckets.get(base_asset(symbol), Bucket.OTHER)
+        return bucket_of(symbol, self.buckets)
 
     def resolve_reference(self, symbols: list[str] | tuple[str, ...]) -> str | None:
         """The configured reference symbol, else the first symbol whose base is BTC."""

@@ -55,3 +55,30 @@ def test_a_symbol_without_a_vol_falls_back_to_legacy_and_says_so(
     assert "ETHUSDT" in body["fallback_reason"]
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "body.signals.0.target_exposure"
+
+
+def test_buckets_are_the_backtests_and_duplicate_views_are_refused(
+    serve: Callable[..., Server],
+) -> None:
+    from quantgate.engine.instruments import InstrumentsConfig
+
+    server = serve()
+    symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT"]
+    signals = [
+        {"symbol": s, "target_exposure": 1.0, "expected_return": 0.01, "vol_forecast": 0.02}
+        for s in symbols
+    ]
+    risk = {"vols": [{"symbol": s, "vol": 0.02} for s in symbols]}
+    with server.client() as client:
+        answer = client.post(PATH, json={"signals": signals, "risk_model": risk}).json()
+        twice = client.post(PATH, json={"allocator": "legacy", "signals": signals + signals[:1]})
+    engine = InstrumentsConfig().build(symbols, "sim")
+    expected: dict[str, float] = {}
+    for symbol in symbols:
+        bucket = engine[symbol].bucket.value
+        expected[bucket] = expected.get(bucket, 0.0) + answer["target_weights"][symbol]
+    assert answer["diagnostics"]["bucket_gross"] == pytest.approx(expected)
+    assert twice.status_code == 422
+    error = twice.json()["error"]
+    assert error["field"] == "body.signals"
+    assert "two signals of strategy 'api' for BTCUSDT" in error["message"]

@@ -13,15 +13,15 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import polars as pl
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from quantgate.api.deps import Services
 from quantgate.api.errors import error_responses
 from quantgate.api.schemas import Symbol
+from quantgate.core.buckets import bucket_of
 from quantgate.core.enums import Horizon
 from quantgate.core.signals import Signal
 from quantgate.data.schema import BARS_1H
-from quantgate.features.config import FeaturesConfig
 from quantgate.portfolio import AllocatorV2Config, PortfolioConfig, RiskModel, allocate
 from quantgate.portfolio.result import AllocationResult
 from quantgate.storage.lake import Lake
@@ -89,7 +89,22 @@ class RebalanceRequest(BaseModel):
     allocator: Literal["allocator_v2", "legacy"] = "allocator_v2"
     signals: list[SignalIn] = Field(min_length=1, max_length=500)
     risk_model: RiskModelIn | None = None
-    risk_lookback_days: Annotated[int, Field(ge=10, le=3650)] = 90
+    risk_lookback_days: Annotated[int, Field(ge=10, le=3650, strict=True)] = 90
+
+    @field_validator("signals")
+    @classmethod
+    def _one_view_per_strategy_and_symbol(cls, signals: list[SignalIn]) -> list[SignalIn]:
+        # A strategy holds one target per symbol; two would be counted twice by `legacy`.
+        seen: set[tuple[str, str]] = set()
+        for signal in signals:
+            key = (signal.strategy, signal.symbol)
+            if key in seen:
+                raise ValueError(
+                    f"two signals of strategy {signal.strategy!r} for {signal.symbol}: send "
+                    "one per strategy and symbol, or give them different strategy names"
+                )
+            seen.add(key)
+        return signals
 
 
 class RebalanceOut(BaseModel):
@@ -166,12 +181,11 @@ def rebalance(services: Services, body: RebalanceRequest) -> RebalanceOut:
             f"lake: daily returns over {body.risk_lookback_days} days" if risk_model else "none"
         )
     v2 = AllocatorV2Config()  # the engine's defaults: same caps and budget as a backtest
-    features = FeaturesConfig()
     result: AllocationResult = allocate(
         signals,
         PortfolioConfig(allocator=body.allocator, v2=v2),
         risk_model=risk_model,
-        buckets={s: features.bucket_of(s) for s in symbols},
+        buckets={s: bucket_of(s) for s in symbols},  # the built-in table a backtest uses
     )
     payload = result.to_json()
     return RebalanceOut(**payload, risk_model_source=source)
