@@ -102,7 +102,10 @@ class Settings(BaseSettings):
     def _refuse_default_secrets_outside_local(self) -> Settings:
         if self.environment is Environment.LOCAL:
             return self
-        for name in ("operator_token", "api_secret_key"):
+        names = ["operator_token", "api_secret_key"]
+        if self.viewer_token is not None:
+            names.append("viewer_token")
+        for name in names:
             secret: SecretStr = getattr(self, name)
             value = secret.get_secret_value()
             if value == DEFAULT_SECRET or len(value) < 16:
@@ -110,6 +113,15 @@ class Settings(BaseSettings):
                     f"{name} must be set to a private value of at least 16 characters when "
                     f"environment is {self.environment.value}; set QG_{name.upper()}"
                 )
+        if (
+            self.viewer_token is not None
+            and self.viewer_token.get_secret_value() == self.operator_token.get_secret_value()
+        ):
+            # The API checks the operator's token first: a viewer holding it could write.
+            raise ValueError(
+                "viewer_token must differ from operator_token, or viewers get operator "
+                "rights; set QG_VIEWER_TOKEN to a value of its own"
+            )
         return self
 
     @model_validator(mode="after")

@@ -81,3 +81,19 @@ def test_default_secrets_refused_outside_local(
     settings = load_settings()
     assert settings.environment is Environment.PRODUCTION
     assert "a-long-private" not in repr(settings)
+
+
+def test_viewer_token_outside_local_is_private_and_not_the_operators(
+    qg_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QG_ENVIRONMENT", "production")
+    monkeypatch.setenv("QG_OPERATOR_TOKEN", "a-long-private-operator-token")
+    monkeypatch.setenv("QG_API_SECRET_KEY", "another-long-private-secret")
+    monkeypatch.setenv("QG_VIEWER_TOKEN", "change-me")
+    with pytest.raises(ConfigurationError, match="viewer_token.*QG_VIEWER_TOKEN"):
+        load_settings()
+    monkeypatch.setenv("QG_VIEWER_TOKEN", "a-long-private-operator-token")
+    with pytest.raises(ConfigurationError, match="viewer_token must differ from operator_token"):
+        load_settings()
+    monkeypatch.setenv("QG_VIEWER_TOKEN", "a-long-private-viewer-token")
+    assert load_settings().viewer_token is not None
