@@ -103,7 +103,7 @@ def test_backtest_writes_a_run_folder_and_the_gate_reads_the_latest(
     assert set(figures["costs"]) == {"fees", "spread_impact_cost", "total"}
     assert set(figures["by_symbol"]) == {"BTCUSDT", "ETHUSDT"}
     assert set(figures["by_bucket"]) == {"majors"} and set(figures["by_horizon"]) == {"1h"}
-    assert figures["trials"] is None
+    assert figures["trials"]["n_trials"] == 1 and figures["trials"]["pbo"] is None
     assert verdict["passed"] == (not verdict["reasons"])
     code, older = run_json("gate", "profitability", "--run", first["run_id"])
     assert older["run_id"] == first["run_id"]

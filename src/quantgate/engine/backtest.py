@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import structlog
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
@@ -81,6 +82,8 @@ from quantgate.storage.ledger import Durability, ScopeLedger
 from quantgate.storage.migrate import upgrade
 from quantgate.storage.models import FillRow, OrderRow
 from quantgate.strategy.registry import build_strategy, required_symbols, strategy_config
+
+log = structlog.get_logger(__name__)
 
 RUNS_SUBDIR = Path("runs") / "backtest"
 CONFIG_FILE = "config.json"
@@ -796,6 +799,21 @@ def list_runs(home: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / RUN_FILE).is_file())
 
 
+def _run_status(run_dir: Path) -> str | None:
+    """The status its run.json records, or None (and a warning) when it cannot be read:
+    one damaged folder must not hide every other run."""
+    path = run_dir / RUN_FILE
+    try:
+        run = json.loads(path.read_text())
+        if not isinstance(run, dict):
+            raise ValueError(f"a JSON {type(run).__name__}, not an object")
+    except (OSError, ValueError) as error:
+        log.warning("backtest_run_unreadable", run_file=str(path), error=str(error))
+        return None
+    status = run.get("status")
+    return status if isinstance(status, str) else None
+
+
 def find_run(home: Path, run_id: str | None = None, *, option: str = "--run") -> Path:
     """The named run, or the newest complete one; `option` is what named it."""
     runs = list_runs(home)
@@ -809,7 +827,7 @@ def find_run(home: Path, run_id: str | None = None, *, option: str = "--run") ->
             field=option,
             fix=fix + (", or omit --run for the latest" if option == "--run" else ""),
         )
-    complete = [p for p in runs if read_json(p / RUN_FILE).get("status") == "complete"]
+    complete = [p for p in runs if _run_status(p) == "complete"]
     if not complete:
         raise ConfigurationError(
             f"no complete backtest run under {runs_root(home)}",

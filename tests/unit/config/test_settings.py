@@ -90,7 +90,7 @@ def test_viewer_token_outside_local_is_private_and_not_the_operators(
     monkeypatch.setenv("QG_OPERATOR_TOKEN", "a-long-private-operator-token")
     monkeypatch.setenv("QG_API_SECRET_KEY", "another-long-private-secret")
     monkeypatch.setenv("QG_VIEWER_TOKEN", "change-me")
-    with pytest.raises(ConfigurationError, match="viewer_token.*QG_VIEWER_TOKEN"):
+    with pytest.raises(ConfigurationError, match=r"viewer_token.*QG_VIEWER_TOKEN"):
         load_settings()
     monkeypatch.setenv("QG_VIEWER_TOKEN", "a-long-private-operator-token")
     with pytest.raises(ConfigurationError, match="viewer_token must differ from operator_token"):
