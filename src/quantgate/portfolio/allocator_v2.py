@@ -33,7 +33,7 @@ from quantgate.portfolio.optimizer import (
 )
 from quantgate.portfolio.result import AllocationResult, BoundConstraint
 from quantgate.portfolio.risk_model import RiskModel
-from quantgate.portfolio.views import Duplicate, deduplicate, symbol_alphas
+from quantgate.portfolio.views import Duplicate, deduplicate, forecast_vols, symbol_alphas
 
 # A constraint counts as binding when the final value is this close to its limit.
 _BINDING = 1e-6
@@ -75,6 +75,8 @@ class AllocatorV2:
         config = self.config
         buckets = buckets or {}
         active = [signal for signal in signals if not signal.is_exit]
+        forecasts = forecast_vols(active, risk_model.horizon)
+        risk_model = risk_model.with_vols(forecasts)
         kept, dropped = deduplicate(active, risk_model.correlation_of, config.correlation_threshold)
         alphas = symbol_alphas(
             kept, risk_model.vol, risk_model.horizon, config.assumed_annual_sharpe
@@ -96,6 +98,9 @@ class AllocatorV2:
             "risk_horizon": risk_model.horizon.value,
             "risk_budget": budget,
             "expected_returns": alphas,
+            "vol_sources": {
+                symbol: "forecast" if symbol in forecasts else "history" for symbol in alphas
+            },
         }
         if traded:
             final, reference_weights, extra = self._optimise(

@@ -93,6 +93,14 @@ class RiskModel:
             "horizon": self.horizon.value,
         }
 
+    def with_vols(self, vols: Mapping[str, float]) -> RiskModel:
+        """The same correlations, with the vols of the given symbols it knows replaced."""
+        replaced = self.vols.copy()
+        for symbol, vol in vols.items():
+            if symbol in self.symbols:
+                replaced[self.symbols.index(symbol)] = vol
+        return RiskModel(self.symbols, replaced, self.correlation, self.horizon)
+
     def _position(self, symbol: str) -> int:
         try:
             return self.symbols.index(symbol)

@@ -6,6 +6,10 @@ in the signal's direction: the allocator never trades against a strategy. A
 rule signal without a forecast is assumed to earn `assumed_annual_sharpe`,
 scaled to the risk model's horizon, times its exposure and strength.
 
+Volatility. A signal's own forecast (a model's, or a rule strategy's recent realised
+vol) over its horizon, rescaled to the risk model's, replaces the history's estimate of
+that symbol's vol; the history still supplies the correlations.
+
 De-duplication. Two signals whose *signed* return correlation (correlation of
 the symbols times the product of their directions) exceeds the threshold are
 one bet counted twice; the weaker is dropped. Signing matters: a long and a
@@ -45,6 +49,19 @@ def signal_alpha(
         )
     sharpe = assumed_annual_sharpe * math.sqrt(risk_horizon.hours / _HOURS_PER_YEAR)
     return signal.target_exposure * signal.strength * sharpe * vol
+
+
+def forecast_vols(signals: Sequence[Signal], risk_horizon: Horizon) -> dict[str, float]:
+    """Each symbol's volatility over `risk_horizon` from its signals' forecasts (vol grows
+    with the square root of time); where strategies disagree, the largest. Symbols with no
+    forecast are absent: their vol comes from the return history."""
+    vols: dict[str, float] = {}
+    for signal in signals:
+        if signal.vol_forecast is None:
+            continue
+        scaled = signal.vol_forecast * math.sqrt(risk_horizon.hours / signal.horizon.hours)
+        vols[signal.symbol] = max(vols.get(signal.symbol, 0.0), scaled)
+    return vols
 
 
 def _rank(signal: Signal) -> tuple[float, float, str, str]:

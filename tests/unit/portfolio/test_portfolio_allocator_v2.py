@@ -229,3 +229,22 @@ def test_exits_and_an_empty_book() -> None:
     assert result.target_weights == {"A": 0.0, "B": 0.0}
     assert result.bound_constraints == []
     assert allocate([]).target_weights == {}
+
+
+def test_a_signal_s_vol_forecast_replaces_the_history_s_vol() -> None:
+    # B's 4h forecast of 2 % is 2 % · √6 ≈ 4.9 % a day: Kelly weight μ/σ² shrinks by 6.
+    forecast = Signal(
+        symbol="B",
+        asof=SIGNALS[1].asof,
+        strategy="ml_signal",
+        target_exposure=1.0,
+        strength=0.5,
+        horizon=Horizon.H4,
+        reason="test",
+        expected_return=0.0002 / 6,  # the same 0.02 % a day
+        vol_forecast=0.02,
+    )
+    result = allocate([SIGNALS[0], forecast])
+    assert result.target_weights == pytest.approx({"A": 0.5, "B": 0.25 / 6}, abs=1e-6)
+    assert result.diagnostics["vol_sources"] == {"A": "history", "B": "forecast"}
+    assert result.diagnostics["vols"]["B"] == pytest.approx(0.02 * math.sqrt(6))
