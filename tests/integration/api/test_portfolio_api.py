@@ -79,6 +79,14 @@ def test_buckets_are_the_backtests_and_duplicate_views_are_refused(
         expected[bucket] = expected.get(bucket, 0.0) + answer["target_weights"][symbol]
     assert answer["diagnostics"]["bucket_gross"] == pytest.approx(expected)
     assert twice.status_code == 422
+    # Python's JSON reader takes NaN and Infinity; they are refused for what they are.
+    for literal in ("NaN", "Infinity"):
+        text = f'{{"signals": [{{"symbol": "BTCUSDT", "target_exposure": {literal}}}]}}'
+        with server.client() as client:
+            odd = client.post(PATH, content=text, headers={"content-type": "application/json"})
+        assert odd.status_code == 422
+        assert odd.json()["error"]["field"] == "body.signals.0.target_exposure"
+        assert "finite number" in odd.json()["error"]["message"]
     error = twice.json()["error"]
     assert error["field"] == "body.signals"
     assert "two signals of strategy 'api' for BTCUSDT" in error["message"]

@@ -32,7 +32,7 @@ Unit = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
 
 
 class SignalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     symbol: Symbol
     target_exposure: Annotated[float, Field(ge=-1.0, le=1.0, strict=True)]
@@ -46,14 +46,14 @@ class SignalIn(BaseModel):
 
 
 class SymbolVol(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     symbol: Symbol
     vol: Annotated[float, Field(gt=0.0, le=10.0, strict=True)]
 
 
 class PairCorrelation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     a: Symbol
     b: Symbol
@@ -65,7 +65,7 @@ class RiskModelIn(BaseModel):
     later entry for the same symbol or pair replaces an earlier one. A signal whose symbol
     has no vol makes allocator_v2 fall back to legacy (reported in `fallback_reason`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     vols: list[SymbolVol] = Field(min_length=1, max_length=500)
     correlations: list[PairCorrelation] = Field(default_factory=list, max_length=10_000)
@@ -84,7 +84,7 @@ class RiskModelIn(BaseModel):
 
 
 class RebalanceRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     allocator: Literal["allocator_v2", "legacy"] = "allocator_v2"
     signals: list[SignalIn] = Field(min_length=1, max_length=500)
