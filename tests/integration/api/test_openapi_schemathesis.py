@@ -21,6 +21,8 @@ def test_the_openapi_spec_passes_schemathesis_with_every_check(
     result = subprocess.run(
         [
             executable,
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
             "run",
             f"{server.url}/openapi.json",
             "--checks",

@@ -87,7 +87,11 @@ class RebalanceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     allocator: Literal["allocator_v2", "legacy"] = "allocator_v2"
-    signals: list[SignalIn] = Field(min_length=1, max_length=500)
+    signals: list[SignalIn] = Field(
+        min_length=1,
+        max_length=500,
+        description="at most one signal per (strategy, symbol); a second one is refused (422)",
+    )
     risk_model: RiskModelIn | None = None
     risk_lookback_days: Annotated[int, Field(ge=10, le=3650, strict=True)] = 90
 
