@@ -8,7 +8,14 @@ from typing import Any
 
 import typer
 
-from quantgate.cli.context import CliContext, console, emit_json, get_context, progress_bar
+from quantgate.cli.context import (
+    CliContext,
+    console,
+    emit_json,
+    get_context,
+    progress_bar,
+    sigterm_as_interrupt,
+)
 from quantgate.cli.options import parse_symbols, parse_utc
 from quantgate.core.errors import ConfigurationError
 from quantgate.engine.backtest import (
@@ -206,7 +213,7 @@ def backtest_command(
             predictions=predictions,
         )
         combos = parse_grid(grid)
-    with cli.recorded("backtest") as detail, progress_bar() as bar:
+    with sigterm_as_interrupt(), cli.recorded("backtest") as detail, progress_bar() as bar:
         task = bar.add_task("backtest", total=None)
 
         def advance(done: int, total: int) -> None:

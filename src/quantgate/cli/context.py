@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import typer
@@ -110,3 +112,17 @@ def emit_json(payload: Any) -> None:
     """Print `payload` as JSON on stdout (the contract scripts read)."""
     sys.stdout.write(json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a long command as Ctrl-C does, so that it can record where it stopped."""
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -550,13 +550,19 @@ class Backtest:
 
         report = None if progress is None else (lambda done: progress(loop.stats.events, total))
         began = time.perf_counter()
-        with batch_collection():
-            loop.run(
-                max_events=stop_after_events,
-                progress=report,
-                progress_every=max(1, total // 200),
-                on_event=after_event,
-            )
+        try:
+            with batch_collection():
+                loop.run(
+                    max_events=stop_after_events,
+                    progress=report,
+                    progress_every=max(1, total // 200),
+                    on_event=after_event,
+                )
+        except BaseException as error:
+            # Stopped from outside (Ctrl-C, SIGTERM) or by a fault: `backtest --resume`
+            # carries on from the last checkpoint, and run.json must not claim it runs.
+            self._write_run({"status": "interrupted", "stopped_by": type(error).__name__})
+            raise
         self.elapsed_seconds = time.perf_counter() - began
         finished = next(iter(feed.events(after=loop.cursor)), None) is None
         if not finished:

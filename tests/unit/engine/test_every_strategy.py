@@ -146,3 +146,38 @@ def test_orders_open_when_the_window_ends_are_cancelled(
     assert record["orders_cancelled_at_end"] > 0
     assert statuses.get("cancelled") == record["orders_cancelled_at_end"]
     assert set(statuses) <= {"filled", "cancelled", "rejected"}
+
+
+def test_a_run_stopped_from_outside_says_so_and_resumes(
+    market: SyntheticMarketSource, tmp_path: Path
+) -> None:
+    import json
+
+    from quantgate.engine.backtest import Backtest, resume_backtest, runs_root
+
+    bars = pl.concat([market.fetch_bars(s, START, END) for s in SYMBOLS])
+    config = BacktestConfig.parse(
+        {
+            "strategy": "momentum",
+            "params": PARAMS["momentum"],
+            "symbols": list(SYMBOLS),
+            "start": START.isoformat(),
+            "end": END.isoformat(),
+        }
+    )
+    assert isinstance(config, BacktestConfig)
+    backtest = Backtest.create(config, runs_root(tmp_path), feed=FrameBarFeed(bars))
+
+    def ctrl_c_midway(done: int, total: int) -> None:
+        if done >= total // 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        backtest.run(checkpoint_every=20, progress=ctrl_c_midway)
+    record = json.loads((backtest.run_dir / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert record["stopped_by"] == "KeyboardInterrupt"
+
+    resumed = resume_backtest(backtest.run_dir, feed=FrameBarFeed(bars))
+    assert resumed.completed
+    assert json.loads((backtest.run_dir / "run.json").read_text())["status"] == "complete"
