@@ -3,6 +3,8 @@ trades the synthetic market's planted expectation as its predictions."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +34,25 @@ def market() -> SyntheticMarketSource:
     return SyntheticMarketSource(
         SyntheticMarketConfig(seed=3, symbols=SYMBOLS, start=START - timedelta(days=30), end=END)
     )
+
+
+def window_bars(market: SyntheticMarketSource) -> pl.DataFrame:
+    return pl.concat([market.fetch_bars(s, START, END) for s in SYMBOLS])
+
+
+def momentum_config(params: dict[str, object]) -> BacktestConfig:
+    """A momentum backtest of the test window over both symbols."""
+    config = BacktestConfig.parse(
+        {
+            "strategy": "momentum",
+            "params": params,
+            "symbols": list(SYMBOLS),
+            "start": START.isoformat(),
+            "end": END.isoformat(),
+        }
+    )
+    assert isinstance(config, BacktestConfig)
+    return config
 
 
 def predictions_file(market: SyntheticMarketSource, folder: Path) -> Path:
@@ -123,21 +144,9 @@ def test_a_grid_folder_is_refused_by_resume_with_a_fix(tmp_path: Path) -> None:
 def test_orders_open_when_the_window_ends_are_cancelled(
     market: SyntheticMarketSource, tmp_path: Path
 ) -> None:
-    import json
-    import sqlite3
-
-    bars = pl.concat([market.fetch_bars(s, START, END) for s in SYMBOLS])
+    bars = window_bars(market)
     # A short lookback with a tiny threshold trades on most bars, the last one too.
-    config = BacktestConfig.parse(
-        {
-            "strategy": "momentum",
-            "params": {"lookback": 2, "entry_threshold": 0.0001, "exit_threshold": 0.0},
-            "symbols": list(SYMBOLS),
-            "start": START.isoformat(),
-            "end": END.isoformat(),
-        }
-    )
-    assert isinstance(config, BacktestConfig)
+    config = momentum_config({"lookback": 2, "entry_threshold": 0.0001, "exit_threshold": 0.0})
     result = run_backtest(config, tmp_path / "home", feed=FrameBarFeed(bars))
     with sqlite3.connect(result.run_dir / "engine.db") as db:
         counts = db.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()
@@ -151,21 +160,10 @@ def test_orders_open_when_the_window_ends_are_cancelled(
 def test_a_run_stopped_from_outside_says_so_and_resumes(
     market: SyntheticMarketSource, tmp_path: Path
 ) -> None:
-    import json
-
     from quantgate.engine.backtest import Backtest, resume_backtest, runs_root
 
-    bars = pl.concat([market.fetch_bars(s, START, END) for s in SYMBOLS])
-    config = BacktestConfig.parse(
-        {
-            "strategy": "momentum",
-            "params": PARAMS["momentum"],
-            "symbols": list(SYMBOLS),
-            "start": START.isoformat(),
-            "end": END.isoformat(),
-        }
-    )
-    assert isinstance(config, BacktestConfig)
+    bars = window_bars(market)
+    config = momentum_config(PARAMS["momentum"])
     backtest = Backtest.create(config, runs_root(tmp_path), feed=FrameBarFeed(bars))
 
     def ctrl_c_midway(done: int, total: int) -> None:
