@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from math import isfinite
 
 from quantgate.core.clock import ensure_utc
@@ -39,10 +39,32 @@ class Instrument:
             raise ProgrammerError(f"{self.symbol}: tick_size and lot_size must be positive")
 
     def is_on_tick(self, price: Decimal) -> bool:
-        return price % self.tick_size == 0
+        return is_multiple(price, self.tick_size)
 
     def is_on_lot(self, quantity: Decimal) -> bool:
-        return quantity % self.lot_size == 0
+        return is_multiple(quantity, self.lot_size)
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    """Whether a finite `value` is a whole number of `step`s, exactly, however large.
+
+    `%` in the default context (28 digits) raises once value / step has more digits, as
+    a fat-fingered quantity of 1e26 units on a 0.001 lot does: the gate must deny such an
+    order, not fail on it, so that case is decided on the integer coefficients."""
+    try:
+        return value % step == 0
+    except InvalidOperation:
+        if not value.is_finite():
+            raise
+    _, digits, exponent = value.as_tuple()
+    _, step_digits, step_exponent = step.as_tuple()
+    coefficient = int("".join(map(str, digits)) or "0")
+    step_coefficient = int("".join(map(str, step_digits)))
+    shift = int(exponent) - int(step_exponent)
+    scale: int = 10 ** abs(shift)
+    if shift >= 0:
+        return coefficient * scale % step_coefficient == 0
+    return coefficient % (step_coefficient * scale) == 0
 
 
 @dataclass(frozen=True, slots=True)

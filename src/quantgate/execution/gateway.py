@@ -60,6 +60,7 @@ from quantgate.execution.intent import ChildOrder
 from quantgate.execution.outbox import NewOrder, OrderOutbox, OutboxOrder
 from quantgate.execution.risk_port import RiskPort
 from quantgate.storage.ledger import UnitOfWork
+from quantgate.storage.models.trading import is_storable_decimal
 
 log = structlog.get_logger(__name__)
 
@@ -145,6 +146,10 @@ class OrderGateway(Generic[ContextT]):
         # spares the database an insert for each repeat this process has seen.
         self._seen_trades: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._seen_lock = threading.Lock()
+        # Fills a cancel's answer carried: recorded (and de-duplicated) at once, so that the
+        # reservation released by the cancel never leaves them uncounted, and handed to the
+        # book by `take_unreported_fills` or the next reconcile.
+        self._unreported: list[Fill] = []
 
     def commit(self) -> None:
         """Make everything written so far durable (only AT_COMMIT ledgers hold any back)."""
@@ -332,10 +337,24 @@ class OrderGateway(Generic[ContextT]):
     def cancel(self, client_order_id: str) -> OutboxOrder | None:
         """Cancel what is left of an order at the venue; broker errors propagate."""
         state = self.broker.cancel(client_order_id)
+        fresh = [] if state is None else self._unseen(state.fills)
         with self.ledger.unit() as unit:
+            recorded = self._record_fills(unit, fresh)
             if state is not None:
                 self._ingest_state(unit, state)
-            return self.outbox.load(unit, client_order_id)
+            order = self.outbox.load(unit, client_order_id)
+        self._remember(fresh)
+        if recorded:
+            with self._seen_lock:
+                self._unreported.extend(recorded)
+        return order
+
+    def take_unreported_fills(self) -> list[Fill]:
+        """Fills recorded since the last call or reconcile that no reconcile reported yet
+        (those a cancel's answer carried): book them before deciding the next orders."""
+        with self._seen_lock:
+            taken, self._unreported = self._unreported, []
+        return taken
 
     def cancel_open(self, *, strategy: str | None = None, symbol: str | None = None) -> int:
         """Cancel the open orders of a strategy and/or symbol (e.g. when a new plan replaces
@@ -407,6 +426,7 @@ class OrderGateway(Generic[ContextT]):
                     self._cursor.put(unit, batch.cursor)
                 open_orders = self.outbox.open_in(unit)
             self._remember(fresh)
+            fills = self.take_unreported_fills() + fills
             states: list[tuple[OutboxOrder, OrderState | None]] = []
             for order in open_orders:
                 try:
@@ -538,6 +558,6 @@ class OrderGateway(Generic[ContextT]):
 def _storable(child: ChildOrder) -> bool:
     order = child.order
     for value in (order.quantity, order.limit_price, order.stop_price, child.decision_price):
-        if value is not None and not value.is_finite():
+        if value is not None and not is_storable_decimal(value):
             return False
     return True

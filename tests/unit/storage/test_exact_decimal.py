@@ -1,5 +1,6 @@
 """ExactDecimal's SQLite bind processor takes shortcuts; its text must stay the reference's:
-rounded to 18 places (half even), normalised, written without an exponent."""
+rounded to 18 places (half even), normalised, written without an exponent, for every
+value PostgreSQL's NUMERIC(38, 18) can hold (under 10**20), and a refusal beyond."""
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
@@ -15,8 +16,11 @@ _SCALE = Decimal(1).scaleb(-18)
 
 
 def reference(value: Decimal) -> str:
-    """The text as ExactDecimal has always stored it."""
-    return format(value.quantize(_SCALE, rounding=ROUND_HALF_EVEN).normalize(), "f")
+    """The text ExactDecimal stores, worked out with digits to spare."""
+    if value.copy_abs() >= Decimal(10) ** 20:  # abs() would round to 28 digits
+        raise ProgrammerError(f"{value} is out of range")
+    with localcontext(prec=100):
+        return format(value.quantize(_SCALE, rounding=ROUND_HALF_EVEN).normalize(), "f")
 
 
 def processor():  # type: ignore[no-untyped-def]
@@ -31,6 +35,8 @@ def outcome(function, value: Decimal) -> str:  # type: ignore[no-untyped-def]
         return str(function(value))
     except InvalidOperation:
         return "InvalidOperation"
+    except ProgrammerError:
+        return "refused"
 
 
 decimals = st.builds(
@@ -78,6 +84,12 @@ def test_the_stored_text_is_the_reference(value: Decimal) -> None:
         "12345678901",
         "12345678901.5",
         "-12345678901.5",
+        "15000000000",
+        "12345678901234567890.123456789012345678",
+        "99999999999999999999.999999999999999999",
+        "-99999999999999999999.9999999999999999994",
+        "100000000000000000000",
+        "1E+26",
     ],
 )
 def test_edge_cases(text: str) -> None:
@@ -89,6 +101,11 @@ def test_edge_cases(text: str) -> None:
 def test_refuses_what_is_not_a_finite_decimal(value: object) -> None:
     with pytest.raises(ProgrammerError):
         processor()(value)
+
+
+def test_values_beyond_numeric_38_18_are_refused_by_name() -> None:
+    with pytest.raises(ProgrammerError, match="20 digits before the point"):
+        processor()(Decimal("-1E+20"))
 
 
 def test_none_stays_null() -> None:

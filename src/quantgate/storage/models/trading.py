@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from sqlalchemy import Float, Index, Numeric, String, Text, UniqueConstraint
@@ -21,9 +21,18 @@ from quantgate.core.errors import ProgrammerError
 from quantgate.storage.models.base import Base
 
 _SCALE = Decimal(1).scaleb(-18)
-# Rounding to 18 places in the default context (28 digits, which quantgate never changes)
-# raises for a value with more digits than this before the point.
-_WHOLE_DIGITS = 10
+# NUMERIC(38, 18) holds 20 digits before the point; SQLite's text column follows it so that
+# both backends store the same values. A quantity of 15 billion tokens at 0.00001 is a
+# plausible order, so the range is the column's, not the default context's (28 digits).
+STORABLE_WHOLE_DIGITS = 20
+# Enough digits to round any storable value to 18 places exactly.
+_STORAGE_CONTEXT = Context(prec=STORABLE_WHOLE_DIGITS + 20, rounding=ROUND_HALF_EVEN)
+_STORABLE_LIMIT = Decimal(10) ** STORABLE_WHOLE_DIGITS
+
+
+def is_storable_decimal(value: Decimal) -> bool:
+    """Whether an ExactDecimal column can hold `value` (finite, under 10**20 in magnitude)."""
+    return value.is_finite() and value.copy_abs() < _STORABLE_LIMIT
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -67,12 +76,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
             point = text.find(".")
             if "E" not in text and "e" not in text:
                 if point < 0:
-                    if len(text) <= _WHOLE_DIGITS:
+                    if len(text) <= STORABLE_WHOLE_DIGITS:
                         return text
-                elif point <= _WHOLE_DIGITS and len(text) - point <= 19:
+                elif point <= STORABLE_WHOLE_DIGITS and len(text) - point <= 19:
                     return text.rstrip("0").rstrip(".") if text[-1] == "0" else text
-            # _text(_rounded(value)), inlined: two calls fewer per value.
-            return format(value.quantize(_SCALE, rounding=ROUND_HALF_EVEN).normalize(), "f")
+            return _text(_rounded(value))
 
         return process
 
@@ -85,11 +93,16 @@ class ExactDecimal(TypeDecorator[Decimal]):
 def _rounded(value: Decimal) -> Decimal:
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ProgrammerError(f"refusing to store {value!r}: expected a finite Decimal")
-    return value.quantize(_SCALE, rounding=ROUND_HALF_EVEN)
+    if value.copy_abs() >= _STORABLE_LIMIT:
+        raise ProgrammerError(
+            f"refusing to store {value}: NUMERIC(38, 18) holds at most "
+            f"{STORABLE_WHOLE_DIGITS} digits before the point"
+        )
+    return value.quantize(_SCALE, context=_STORAGE_CONTEXT)
 
 
 def _text(value: Decimal) -> str:
-    return format(value.normalize(), "f")
+    return format(value.normalize(context=_STORAGE_CONTEXT), "f")
 
 
 class OrderRow(Base):
