@@ -1,4 +1,5 @@
-"""Choose the allocator by name; allocator_v2 falls back to legacy, loudly.
+"""Choose the allocator by name; allocator_v2 falls back to legacy, loudly, and its
+symbol, bucket and gross caps still hold on the fallback's weights.
 
 A failed optimisation must never leave the engine without targets, nor swap
 allocators behind the operator's back: the result names the allocator that
@@ -18,6 +19,7 @@ from quantgate.core.enums import Bucket
 from quantgate.core.signals import Signal
 from quantgate.portfolio.allocator_v2 import AllocatorV2, AllocatorV2Config
 from quantgate.portfolio.errors import AllocationError
+from quantgate.portfolio.fallback_caps import capped
 from quantgate.portfolio.legacy import LegacyAllocator
 from quantgate.portfolio.result import AllocationResult
 from quantgate.portfolio.risk_model import RiskModel
@@ -53,4 +55,5 @@ def allocate(
             if isinstance(error, AllocationError)
             else (f"{type(error).__name__}: {error}")
         )
-        return legacy.allocate(signals, requested="allocator_v2", fallback_reason=reason)
+        fallback = legacy.allocate(signals, requested="allocator_v2", fallback_reason=reason)
+        return capped(fallback, config.v2, buckets or {})

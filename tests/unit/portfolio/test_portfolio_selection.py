@@ -24,7 +24,41 @@ def assert_fell_back(result: AllocationResult, reason_part: str) -> None:
     assert reason_part in result.fallback_reason
     assert result.fell_back
     legacy = LegacyAllocator().allocate(SIGNALS)
-    assert result.target_weights == legacy.target_weights
+    assert legacy.target_weights == {"A": 0.5, "B": -0.5, "C": 0.0}
+    # allocator_v2's 25 % symbol cap still holds on legacy's equal weights.
+    assert result.target_weights == {"A": 0.25, "B": -0.25, "C": 0.0}
+    assert [(c.name, c.symbol, c.before, c.after) for c in result.bound_constraints] == [
+        ("symbol_cap", "A", 0.5, 0.25),
+        ("symbol_cap", "B", -0.5, -0.25),
+    ]
+
+
+def test_a_fallback_keeps_the_bucket_and_gross_caps() -> None:
+    signals = [sig(s, 1.0) for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")]
+    broken = risk_model({s.symbol: float("nan") for s in signals})
+    buckets = {
+        "BTCUSDT": Bucket.MAJORS,
+        "ETHUSDT": Bucket.MAJORS,
+        "SOLUSDT": Bucket.L1,
+        "XRPUSDT": Bucket.PAYMENTS,
+        "DOGEUSDT": Bucket.MEME,
+    }
+    config = PortfolioConfig.parse(
+        {"v2": {"max_weight_per_symbol": 0.5, "bucket_caps": {"majors": 0.3}, "max_gross": 0.7}}
+    )
+    assert isinstance(config, PortfolioConfig)
+
+    result = allocate(signals, config, risk_model=broken, buckets=buckets)
+
+    assert result.allocator_used == "legacy" and result.fell_back
+    # Legacy: 0.2 each (gross 1.0). Majors 0.4 > 0.3 → 0.15 each; gross 0.9 > 0.7 → × 7/9.
+    expected = {"BTCUSDT": 0.15, "ETHUSDT": 0.15, "SOLUSDT": 0.2, "XRPUSDT": 0.2, "DOGEUSDT": 0.2}
+    assert result.target_weights == pytest.approx({s: w * 0.7 / 0.9 for s, w in expected.items()})
+    assert sum(abs(w) for w in result.target_weights.values()) == pytest.approx(0.7)
+    bound = {(c.name, c.bucket): (c.before, c.after, c.limit) for c in result.bound_constraints}
+    assert bound[("bucket_cap", "majors")] == pytest.approx((0.4, 0.3 * 0.7 / 0.9, 0.3))
+    assert bound[("gross_cap", None)] == pytest.approx((1.0, 0.7, 0.7))
+    assert result.diagnostics["risk_budget_applied"] is False
 
 
 def test_allocator_v2_is_the_default_and_reports_itself() -> None:
