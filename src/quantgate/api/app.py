@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from quantgate.api.body_guard import BodyGuardMiddleware
 from quantgate.api.deps import require_viewer
 from quantgate.api.errors import install_error_handlers
 from quantgate.api.middleware import RequestMetricsMiddleware
@@ -46,5 +47,7 @@ def create_app(services: ApiServices, *, background_refresh: bool = True) -> Fas
     app.include_router(monitor.router, dependencies=reads)
     app.include_router(registry.router, dependencies=reads)
     app.include_router(portfolio.router, dependencies=reads)
+    app.add_middleware(BodyGuardMiddleware, max_body_bytes=services.settings.api_max_body_bytes)
+    # Added last, so outermost: refused bodies are timed and counted too.
     app.add_middleware(RequestMetricsMiddleware, metrics=services.metrics)
     return app

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # Read endpoints of the API: open, or behind this token (or the operator's).
     viewer_token: SecretStr | None = None
     api_read_requires_token: bool = False
+    # Larger request bodies get 413 before a route reads them (a rebalance of a few
+    # thousand signals or a prediction batch fits well within the default).
+    api_max_body_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     universe: tuple[str, ...] = DEFAULT_UNIVERSE

@@ -150,7 +150,7 @@ def lake_risk_model(lake: Lake, symbols: list[str], days: int) -> RiskModel | No
 @router.post(
     "/rebalance",
     response_model=RebalanceOut,
-    responses=error_responses(400, 422),
+    responses=error_responses(400, 413, 415, 422),
     summary="Target weights from signals, with every binding constraint",
 )
 def rebalance(services: Services, body: RebalanceRequest) -> RebalanceOut:

@@ -103,7 +103,7 @@ def predict_liquid_get(
     "/liquid",
     response_model=LiquidPredictionBatch,
     response_model_by_alias=True,
-    responses=error_responses(400, 404, 422),
+    responses=error_responses(400, 404, 413, 415, 422),
     summary="Predict a batch of symbols",
 )
 def predict_liquid_post(services: Services, body: LiquidPredictionRequest) -> Response:

@@ -31,7 +31,7 @@ from quantgate.registry import Transition
 from quantgate.registry.runs import register_from_run
 
 router = APIRouter(prefix="/api/v2/models/liquid/registry", tags=["registry"])
-WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
+WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422)
 
 
 def _who(actor: str | None, role: str) -> str:
