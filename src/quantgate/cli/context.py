@@ -26,6 +26,7 @@ from rich.progress import (
 )
 from sqlalchemy import Engine
 
+from quantgate.cli.abandoned_runs import mark_abandoned_runs, this_process
 from quantgate.config import Settings, load_settings
 from quantgate.storage import Lake, create_db_engine, upgrade
 from quantgate.storage.models import CommandRun
@@ -66,14 +67,16 @@ class CliContext:
 
         engine = self.migrated_engine()
         detail: dict[str, Any] = {}
+        process = this_process()
         row = CommandRun(
             run_id=self.run_id,
             command=command,
             started_at=datetime.now(UTC),
             status="running",
-            detail={},
+            detail={"process": process},
         )
         with Session(engine) as session, session.begin():
+            mark_abandoned_runs(session, found_by=self.run_id)
             session.merge(row)
         status = "failed"
         try:
@@ -85,7 +88,9 @@ class CliContext:
                 if stored is not None:
                     stored.status = status
                     stored.finished_at = datetime.now(UTC)
-                    stored.detail = json.loads(json.dumps(detail, default=str))
+                    stored.detail = json.loads(
+                        json.dumps({**detail, "process": process}, default=str)
+                    )
 
 
 def get_context(ctx: typer.Context) -> CliContext:
