@@ -1,7 +1,8 @@
 """Performance of a run from its equity curve, trades and execution trace.
 
 Returns are daily (the last equity of each UTC day, the initial capital before
-the first), annualised with 365 periods (crypto trades every day); drawdown is
+the first; a mark at midnight closes the day before, whose last bar it ends, so a
+window ending at midnight has no one-hour "day" at its end), annualised with 365 periods (crypto trades every day); drawdown is
 measured on the full (hourly) curve. A round trip runs from flat to flat (a
 flip closes one and opens the next); its PnL is the realised PnL of its fills,
 fees included; the hit rate is the share of closed round trips that made money.
@@ -37,11 +38,10 @@ def daily_returns(curve: pl.DataFrame, initial: float) -> pl.DataFrame:
     """Columns day, equity (last of the day), ret (simple return over the previous day)."""
     if curve.is_empty():
         return pl.DataFrame(schema={"day": pl.Date, "equity": pl.Float64, "ret": pl.Float64})
-    days = (
-        curve.sort("ts")
-        .group_by(pl.col("ts").dt.date().alias("day"), maintain_order=True)
-        .agg(pl.col("equity").last())
-    )
+    # A day's marks run from 00:00 (exclusive) to 24:00 (inclusive): the event at midnight
+    # is the close of the bar that ends the day.
+    day = (pl.col("ts") - pl.duration(microseconds=1)).dt.date().alias("day")
+    days = curve.sort("ts").group_by(day, maintain_order=True).agg(pl.col("equity").last())
     equity = days["equity"].to_numpy()
     previous = np.concatenate(([initial], equity[:-1]))
     with np.errstate(divide="ignore", invalid="ignore"):

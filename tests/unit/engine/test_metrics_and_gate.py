@@ -34,6 +34,24 @@ def test_daily_returns_start_from_the_initial_capital() -> None:
     assert daily["ret"].to_list() == pytest.approx([0.02, -0.02, 0.05])
 
 
+def test_the_midnight_mark_closes_the_day_before() -> None:
+    # Hourly bars of two whole days: the last bar (23:00 on the 2nd) closes at midnight
+    # of the 3rd, the window's end. That mark is the 2nd's close, not a one-hour 3rd day.
+    day = datetime(2024, 1, 1, tzinfo=UTC)
+    hours = range(1, 49)
+    curve = pl.DataFrame(
+        {
+            "ts": [day + timedelta(hours=h) for h in hours],
+            "equity": [100.0 + h for h in hours],
+            "gross_exposure": [0.0] * len(hours),
+        }
+    )
+    daily = daily_returns(curve, 100.0)
+    assert daily["day"].to_list() == [day.date(), (day + timedelta(days=1)).date()]
+    assert daily["equity"].to_list() == [124.0, 148.0]
+    assert daily["ret"].to_list() == pytest.approx([0.24, 148.0 / 124.0 - 1.0])
+
+
 def test_round_trips_run_flat_to_flat_and_flips_split() -> None:
     rows = [
         ("AAA", D(1), D(-1)),  # open long (fee)
