@@ -1,8 +1,11 @@
 """Execution intents, their child orders, and the deterministic client order id.
 
 The id is a hash of who wants what as of when (scope, strategy, symbol, side,
-target, decision time, slice). Re-planning the same decision after a crash or a
-retry therefore yields the same ids, and the outbox refuses to send an id twice.
+target, decision time), then the slice. Re-planning the same decision after a crash
+or a retry therefore yields the same ids, and the outbox refuses to send an id twice.
+The slices of one intent share everything but the last characters, which is how the
+risk gate tells a plan's slices (the same order, by design) from a duplicate
+(`quantgate.risk.memory.intent_part` reads this layout).
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from quantgate.execution.brokers.base import TimeInForce
 from quantgate.execution.costs import CostBreakdown
 
 CLIENT_ORDER_ID_PREFIX = "qg"
-# 2 + 30 characters: within every venue's limit (Binance allows 36).
-_HASH_CHARS = 30
+# 2 + 27 hexadecimal characters naming the intent + 3 naming the slice: 32 characters,
+# within every venue's limit (Binance allows 36, OKX 32) and alphanumeric (as OKX wants).
+INTENT_HASH_CHARS = 27
+SLICE_CHARS = 3
+MAX_SLICE_INDEX = 16**SLICE_CHARS - 1
 
 
 def _canonical_decimal(value: Decimal) -> str:
@@ -50,6 +56,8 @@ def derive_client_order_id(
 ) -> str:
     if decision_time.tzinfo is not UTC:  # (ensure_utc returns a UTC time as it is)
         decision_time = ensure_utc(decision_time, name="decision_time")
+    if not 0 <= slice_index <= MAX_SLICE_INDEX:
+        raise ProgrammerError(f"slice index {slice_index} outside 0..{MAX_SLICE_INDEX}")
     material = "|".join(
         (
             scope,
@@ -58,11 +66,10 @@ def derive_client_order_id(
             _SIDE_TEXT[side],
             _canonical_decimal(target_quantity),
             _time_text(decision_time),
-            str(slice_index),
         )
     )
     digest = hashlib.sha256(material.encode()).hexdigest()
-    return CLIENT_ORDER_ID_PREFIX + digest[:_HASH_CHARS]
+    return f"{CLIENT_ORDER_ID_PREFIX}{digest[:INTENT_HASH_CHARS]}{slice_index:0{SLICE_CHARS}x}"
 
 
 @dataclass(frozen=True, slots=True, init=False)

@@ -6,6 +6,12 @@ can spread the trade over a window to pay less impact: TWAP slices (marketable
 IOC each) or passive limit slices that rest until the next slice is due.
 Every limit is bounded by the decision price, so a runaway market leaves a slice
 unfilled instead of filling it anywhere.
+
+The slices of one plan are equal orders under ids that share the intent's part (see
+`quantgate.execution.intent`), so the risk gate does not take them for duplicates. Each
+slice is an order all the same to the gate's repeated-execution throttle
+(`RiskLimits.max_executions_per_strategy_symbol`, 50 a day by default): more slices a
+day than that, with the strategy's other orders, disable the strategy part-way.
 """
 
 from __future__ import annotations

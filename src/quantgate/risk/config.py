@@ -35,11 +35,15 @@ class RiskLimits(ComponentConfig):
     max_orders_per_window: int = Field(60, ge=1)
     order_rate_window_seconds: float = Field(60.0, gt=0.0)
 
-    # The same strategy, symbol, side, type, quantity and price again within this window.
+    # The same strategy, symbol, side, type, quantity and price again within this window,
+    # from another intent (a plan's slices are the same order by design).
     duplicate_window_seconds: float = Field(60.0, ge=0.0)
 
     # More allowed orders than this for one strategy and symbol within the window means
-    # the strategy is looping: it is disabled until a person re-enables it.
+    # the strategy is looping: it is disabled until a person re-enables it, and counted
+    # from the re-enabling on. Every order counts, each slice of a long-horizon plan too:
+    # LongHorizonConfig.slices (up to 500) over its window_seconds must leave room for
+    # them within execution_window_seconds, or the plan disables its strategy part-way.
     max_executions_per_strategy_symbol: int = Field(50, ge=1)
     execution_window_seconds: float = Field(86_400.0, gt=0.0)
 

@@ -10,7 +10,7 @@ clock moves on (a clock stepping back does not bring them back).
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,6 +60,24 @@ def content_key(
     return (strategy, symbol, side, order_type, quantity, own)
 
 
+# The execution layer's client order ids (`quantgate.execution.intent`): "qg", 27
+# characters naming the intent, 3 naming the slice. Spelt out here, not imported: the gate
+# and the execution package sit on one layer and do not import each other.
+_SLICED_ID_PREFIX = "qg"
+_SLICED_ID_LENGTH = 32
+_SLICE_CHARS = 3
+
+
+def intent_part(client_order_id: str) -> str | None:
+    """What names the order's intent in its id, shared by every slice of that intent; None
+    for an id of another layout, which has no siblings."""
+    if len(client_order_id) != _SLICED_ID_LENGTH or not client_order_id.startswith(
+        _SLICED_ID_PREFIX
+    ):
+        return None
+    return client_order_id[:-_SLICE_CHARS]
+
+
 def order_content(order: Order, quantity_text: str | None = None) -> ContentKey:
     """`quantity_text`: `decimal_text(order.quantity)`, when the caller has it already."""
     price = order.limit_price if order.order_type is _LIMIT else order.stop_price
@@ -93,6 +111,10 @@ class Switches:
     daily_loss_latched: bool = False
     disabled_strategies: dict[str, str] = field(default_factory=dict)  # strategy -> why
     daily_anchor: DailyAnchor | None = None
+    # Strategy -> when a person last enabled it: the repeated-execution throttle counts its
+    # orders from then on, not over the whole window (the orders that tripped it were looked
+    # at, and counting them again disabled it at its next order).
+    executions_counted_from: dict[str, datetime] = field(default_factory=dict)
 
 
 class AllowedHistory:
@@ -166,9 +188,15 @@ class AllowedHistory:
     def count_pair_since(self, since: datetime, strategy: str, symbol: str) -> int:
         return _count_after(self._by_pair.get((strategy, symbol)), since)
 
+    def count_pair_from(self, start: datetime, strategy: str, symbol: str) -> int:
+        """Like `count_pair_since`, but counting decisions made at `start` itself too."""
+        times = self._by_pair.get((strategy, symbol))
+        return len(times) - bisect_left(times, start) if times else 0
+
     def duplicate_of(self, order: Order, since: datetime) -> str | None:
-        """An allowed decision for the same id ever, or for the same content after `since`;
-        the first stored when several are."""
+        """An allowed decision for the same id ever, or for the same content after `since`
+        but not from a slice of the same intent (see `intent_part`); the first stored when
+        several are."""
         pair_times = self._by_pair.get((order.strategy, order.instrument.symbol))
         return self._duplicate_of(order, since, pair_times)
 
@@ -198,7 +226,12 @@ class AllowedHistory:
             return None if found is None else found[1]
         decisions = self._by_content.get(order_content(order), [])
         start = bisect_right(decisions, since, key=_decided_at)
+        intent = intent_part(order.client_order_id) if start < len(decisions) else None
         for decision in decisions[start:]:
+            # A plan's slices are the same order by design (a TWAP cuts equal slices at one
+            # limit): a sibling is no duplicate, the same content from another intent is.
+            if intent is not None and intent_part(decision.client_order_id) == intent:
+                continue
             if found is None or decision.sequence < found[0]:
                 found = (decision.sequence, decision.client_order_id)
         return None if found is None else found[1]
@@ -266,9 +299,17 @@ class RiskMemory:
         """What a check of `order` reads at `now`, with the day's anchor as rolled for it."""
         allowed, switches = self.allowed, self.switches
         allowed.forget_before(now)
+        starts = self.window_starts(now)
         orders_in_rate_window, executions_in_window, duplicate_of = allowed.throttle_figures(
-            order, *self.window_starts(now)
+            order, *starts
         )
+        counted_from = switches.executions_counted_from.get(order.strategy)
+        if counted_from is not None and counted_from > starts[1]:
+            # Enabled within the window: count from then, an order decided at that very time
+            # too (a disabled strategy has no order allowed, so it came after the enabling).
+            executions_in_window = allowed.count_pair_from(
+                counted_from, order.strategy, order.instrument.symbol
+            )
         # Positional, in field order: keywords cost as much again as the fields themselves.
         return RiskSnapshot(
             now,

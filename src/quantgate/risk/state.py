@@ -53,6 +53,8 @@ KILL_SWITCH = "kill_switch"
 DAILY_LOSS = "daily_loss"
 DAILY_ANCHOR = "daily_anchor"
 STRATEGY_DISABLED = "strategy_disabled"
+# In an enabled strategy's row: when it was enabled (the throttle counts from then).
+ENABLED_AT = "enabled_at"
 GLOBAL_KEY = SCOPE_KEY
 GATE_ACTOR = "risk_gate"
 
@@ -228,6 +230,8 @@ class RiskStateStore:
                 switches.daily_anchor = _anchor(row.active, row.value)
             elif row.kind == STRATEGY_DISABLED and row.active:
                 switches.disabled_strategies[row.key] = row.reason or ""
+            elif row.kind == STRATEGY_DISABLED:
+                switches.executions_counted_from[row.key] = _enabled_at(row.value, row.updated_at)
         reservations = unit.execute(
             select(_RESERVATIONS).where(
                 _RESERVATIONS.c.scope == self.scope, _RESERVATIONS.c.open.is_(True)
@@ -300,11 +304,15 @@ class RiskStateStore:
     def record_allowed(
         self, unit: UnitOfWork, order: Order, decision: RiskDecision, price: Decimal
     ) -> None:
-        """`reserve`, then `record_decision`, for an allowed decision: one stamp for both."""
+        """`reserve`, then `record_decision`, for an allowed decision: one stamp for both.
+        `price` is the price the order was judged at, which its reservation keeps; the
+        decision's row keeps the order's own limit or stop price, as a denial's does,
+        because a reload rebuilds the duplicate check's content from it."""
         now = decision.decided_at
         memory = self._touch(unit, now, 2)
         self._reserve(memory, order, price, now)
-        quantity = self._queue_decision(order, decision, price)
+        own = own_price(order)
+        quantity = self._queue_decision(order, decision, price if own is None else own)
         self._remember_allowed(memory, order, quantity, now)
 
     def _queue_decision(self, order: Order, decision: RiskDecision, price: Decimal | None) -> str:
@@ -387,9 +395,13 @@ class RiskStateStore:
         """Set one piece of state and write the audit event for it, in the unit. Written at
         once, and remembered only once written."""
         self.memory(unit, now)
+        value = dict(change.value)
+        if change.kind == STRATEGY_DISABLED and not change.active:
+            # Kept with the row, so a restarted gate counts from the same time.
+            value[ENABLED_AT] = now.isoformat()
         values = {
             "active": change.active,
-            "value": dict(change.value),
+            "value": value,
             "reason": change.reason,
             "actor": change.actor,
             "updated_at": now,
@@ -408,7 +420,7 @@ class RiskStateStore:
                 action=change.action,
                 actor=change.actor,
                 reason=change.reason,
-                detail=dict(change.value),
+                detail=value,
                 at=now,
             )
         )
@@ -419,8 +431,10 @@ class RiskStateStore:
             switches.daily_loss_latched = change.active
         elif change.kind == STRATEGY_DISABLED and change.active:
             switches.disabled_strategies[change.key] = change.reason
+            switches.executions_counted_from.pop(change.key, None)
         elif change.kind == STRATEGY_DISABLED:
             switches.disabled_strategies.pop(change.key, None)
+            switches.executions_counted_from[change.key] = now
 
     def save_anchor(self, unit: UnitOfWork, anchor: DailyAnchor | None, now: datetime) -> None:
         """The anchor is bookkeeping, not a decision by anyone: no audit event."""
@@ -495,6 +509,13 @@ class RiskStateStore:
 _REMAINING, _OPEN, _UPDATED_AT = (
     _RESERVATION_KEYS.index(name) for name in ("remaining", "open", "updated_at")
 )
+
+
+def _enabled_at(value: Mapping[str, Any] | None, updated_at: datetime) -> datetime:
+    """When an enabled strategy was enabled: the time its row keeps, or for a row enabled
+    before rows kept it, the row's last write (which was the enabling)."""
+    enabled_at = (value or {}).get(ENABLED_AT)
+    return updated_at if enabled_at is None else datetime.fromisoformat(enabled_at)
 
 
 def _anchor(active: bool, value: Mapping[str, Any] | None) -> DailyAnchor | None:

@@ -129,3 +129,16 @@ def test_instrument_grid_checks_are_exact_for_any_magnitude() -> None:
     assert PENNY_TOKEN.is_on_tick(D("123456789012345678901234567890.00000001"))
     assert not PENNY_TOKEN.is_on_tick(D("123456789012345678901234567890.000000015"))
     assert BTC.is_on_lot(D("-2.5"))
+
+
+def test_the_gate_denies_what_no_outbox_row_could_hold(database_url: str) -> None:
+    rig = make_rig(database_url, limits=WIDE_LIMITS)
+    # 10**20 units at a price so small the notional is within every limit.
+    order = limit_order("h2", PENNY_TOKEN, quantity="1E+20", price=D("0.00000001"))
+
+    result = rig.gateway.submit(rig.child(order), penny_context(), penny_market())
+
+    assert result.status is SubmitStatus.DENIED
+    assert result.deny_reason is not None and result.deny_reason.value == "invalid_quantity"
+    assert [(d.client_order_id, d.reason) for d in rig.decisions()] == [("h2", "invalid_quantity")]
+    rig.engine.dispose()

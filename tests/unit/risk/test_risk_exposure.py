@@ -77,16 +77,20 @@ def model(inputs: CheckInput) -> tuple[dict[str, Bucket], dict[str, Decimal], De
         long, short = abs(position + open_buys), abs(position - open_sells)
         return short if short > long else long
 
-    def price(name: str) -> Decimal:
-        own_price = inputs.order_price()
-        if name == symbol and own_price is not None:
-            return own_price
+    def reference(name: str) -> Decimal:
         quote = inputs.context.quotes.get(name)
         if quote is not None and quote.usable:
             return quote.mid
         marks = [h.mark_price for h in inputs.context.holdings.values() if h.symbol == name]
         marks += [r.price for r in inputs.snapshot.reservations if r.symbol == name]
         return max(marks, default=ZERO)
+
+    def price(name: str) -> Decimal:
+        # The own book at the order's judged price when that is higher: never below the mid.
+        own_price = inputs.order_price()
+        if name == symbol and own_price is not None and own_price > reference(name):
+            return own_price
+        return reference(name)
 
     values = {
         name: worst(positions.get(name, ZERO), buys.get(name, ZERO), sells.get(name, ZERO))

@@ -54,8 +54,21 @@ class CheckInput:
         return quote
 
     def order_price(self) -> Decimal | None:
-        """The price the order would trade at: its own limit or stop, else the side of the
-        book a market order takes. None when a market order has no fresh reference."""
+        """The price the order is judged at: the highest it may trade at, so that neither
+        its notional nor the exposure it adds is understated.
+
+        - A market order takes the book: the ask for a buy, the bid for a sell.
+        - A buy limit fills at or below its limit: the limit bounds it from above.
+        - A sell limit fills at or above its limit, and a marketable one at about the bid:
+          the higher of its limit and the bid. Valued at its limit alone, a marketable sell
+          limit below the market was undervalued by its whole distance to the bid.
+        - A stop becomes a market order once the price passes it and may fill beyond it:
+          the higher of the stop and the side of the book it takes (for a buy stop, which
+          fills at or above its stop, that is the bound; for a sell stop, the stop or, if
+          the bid is above it, the bid).
+
+        None without a fresh reference, except for a buy limit, whose limit is bound enough.
+        """
         price: Decimal | None = self._price
         if price is _ABSENT:
             price = self._price = self._order_price()
@@ -63,14 +76,31 @@ class CheckInput:
 
     def _order_price(self) -> Decimal | None:
         order = self.order
-        if order.order_type is _LIMIT:
+        buy = order.side is _BUY
+        if buy and order.order_type is _LIMIT:
             return order.limit_price
-        if order.order_type is _STOP:
-            return order.stop_price
         quote = self.fresh_quote()
         if quote is None:
             return None
-        return quote.ask if order.side is _BUY else quote.bid
+        book = quote.ask if buy else quote.bid
+        if order.order_type is _LIMIT:
+            own = order.limit_price
+        elif order.order_type is _STOP:
+            own = order.stop_price
+        else:
+            return book
+        if own is None:  # unreachable: an Order has the price its type names
+            return book
+        return own if own > book else book  # as max(): the own price of two equals
+
+    def book_price(self, reference: Decimal) -> Decimal:
+        """The price the order's own symbol is valued at for exposure, given the `reference`
+        every other book is valued at (the mid): the order's price when it is higher.
+        Positions and open orders of the symbol are valued at this price with and without
+        the order, so the order's effect is measured at one price and never below the
+        market (a buy limit under the market values the position at the mid, not lower)."""
+        price = self.order_price()
+        return price if price is not None and price > reference else reference
 
     def order_notional(self) -> Decimal | None:
         """Quantity times `order_price()`; None without a price."""

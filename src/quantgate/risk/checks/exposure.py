@@ -5,6 +5,13 @@ symbol that is max(|position + open buys|, |position - open sells|) times its
 price. An order is denied only when it would take exposure past a limit AND
 raise it: an order that reduces an over-limit book (prices moved) goes through.
 
+A book is valued at its quote's mid (without a usable quote, at the highest price
+known of it). The order's own book is valued, with and without the order, at the
+higher of that and the order's judged price (`CheckInput.order_price`, the highest
+it may trade at): never below the market, and at one price on both sides of the
+comparison. Valuing it at the order's own limit let a marketable sell limit below
+the market understate the whole short book.
+
 The books are valued once per order and the three checks share the figures. Books
 are taken in a fixed order (holdings, then open orders, then the order's own
 symbol) and every sum adds its terms in that order, starting from zero: Decimal
@@ -86,19 +93,16 @@ def _value_books(inputs: CheckInput) -> _ValuedBooks:
     books = _gather_books(inputs)
     # Values first, then the order's own book with the order, then the sums: an input that
     # cannot be valued (an infinity, a NaN) raises at the same step as book by book.
-    order_price = inputs.order_price()
     quotes = inputs.context.quotes
     buckets: list[Bucket] = []
     values: list[Decimal] = []
     own, own_price = 0, ZERO
     for name, (bucket, position, buys, sells) in books.items():
-        if name == symbol and order_price is not None:
-            price = order_price
-        else:
-            quote = quotes.get(name)
-            mid = None if quote is None else quote.usable_mid()
-            price = _highest_price(inputs, name) if mid is None else mid
+        quote = quotes.get(name)
+        mid = None if quote is None else quote.usable_mid()
+        price = _highest_price(inputs, name) if mid is None else mid
         if name == symbol:
+            price = inputs.book_price(price)
             own, own_price = len(values), price
         buckets.append(bucket)
         if buys is None and sells is None and not position.is_nan():

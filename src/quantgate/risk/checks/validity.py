@@ -1,4 +1,5 @@
-"""Checks that the order is well formed: finite positive quantity and prices, on lot and tick."""
+"""Checks that the order is well formed: finite positive quantity and prices (below 10**20),
+on lot and tick."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from quantgate.risk.checks.base import CheckInput, own_prices
 from quantgate.risk.decision import Denial
 
 ZERO = Decimal(0)  # an int operand is converted to a Decimal at every comparison
+# Orders and decisions are stored as NUMERIC(38, 18): 20 digits before the point. Nothing
+# real comes near (10**20 units, or a price of 10**20); such a figure is a fat finger,
+# denied like a negative one rather than failing where it is written.
+RECORDABLE_LIMIT = Decimal(10) ** 20
 
 
 def _positive_finite(value: Decimal) -> bool:
     # is_finite first: comparing a NaN Decimal raises instead of returning False.
-    return value.is_finite() and value > ZERO
+    return value.is_finite() and ZERO < value < RECORDABLE_LIMIT
 
 
 def quantity_valid(inputs: CheckInput) -> Denial | None:
