@@ -21,7 +21,12 @@ def canonical_json(payload: Any) -> str:
 
 
 class ComponentConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # NaN and infinity are refused: NaN fails every comparison, so a NaN threshold or stop
+    # would silently never trigger, an infinite weight turns sums into NaN mid-run, and
+    # neither can be written to the run's JSON. "No limit" is spelt None where it is allowed.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False
+    )
 
     # Bump when a config's meaning changes without its fields changing.
     schema_version: ClassVar[int] = 1

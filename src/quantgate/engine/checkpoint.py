@@ -3,8 +3,10 @@
 The loop's part (`loop_state`) is plain JSON: the cursor (last event processed),
 every strategy's checkpoint, the signal book, the book (cash, positions), the
 recent closes and last bars, the orders still open, the intents whose children
-wait in the schedule (re-planned on restore: planning is deterministic), the
-daily-loss watch and the counters. The equity curve is saved beside it.
+wait in the schedule (re-planned on restore: planning is deterministic, so the
+children keep their client order ids), which strategies caused each waiting child
+or open order (told of its fills), the daily-loss watch and the counters. The
+equity curve is saved beside it.
 
 The database (outbox, fills, trace, risk state) is the other half. In paper and
 live it is the truth and is not copied. A backtest owns its database (one file
@@ -83,7 +85,14 @@ def loop_state(loop: TradingLoop) -> dict[str, Any]:
             ]
             for symbol, bar in sorted(loop.last_bars.items())
         },
-        "pending": [_pending_json(p.intent, p.market) for _, p in sorted(loop.pending.items())],
+        "pending": [
+            {**_pending_json(p.intent, p.market), "causes": list(p.causes)}
+            for _, p in sorted(loop.pending.items())
+        ],
+        "order_causes": {
+            client_order_id: list(causes)
+            for client_order_id, causes in sorted(loop.order_causes.items())
+        },
         "targets": {symbol: str(q) for symbol, q in sorted(loop.targets.items())},
         "stats": loop.stats.to_json(),
         "risk_watch": {
@@ -169,6 +178,12 @@ def restore_loop_state(loop: TradingLoop, state: Mapping[str, Any]) -> None:
         loop._anchor_sent = (
             None if watch["anchor_sent"] is None else date.fromisoformat(watch["anchor_sent"])
         )
+        # A checkpoint from before fills were attributed has no causes: the fills of its
+        # orders are still booked, but no strategy is told of them.
+        loop.order_causes = {
+            client_order_id: tuple(str(name) for name in causes)
+            for client_order_id, causes in state.get("order_causes", {}).items()
+        }
         loop.pending = {}
         for entry in state["pending"]:
             intent, market = _pending_from_json(loop, entry)
@@ -177,7 +192,8 @@ def restore_loop_state(loop: TradingLoop, state: Mapping[str, Any]) -> None:
                 c.order.instrument.symbol == intent.instrument.symbol
                 for c in loop.schedule.pending()
             ):
-                loop.pending[intent.instrument.symbol] = PendingIntent(intent, market)
+                causes = tuple(str(name) for name in entry.get("causes", ()))
+                loop.pending[intent.instrument.symbol] = PendingIntent(intent, market, causes)
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise DataError(
             f"malformed engine checkpoint ({type(error).__name__}: {error})",

@@ -6,8 +6,11 @@ Per market event (everything that became known at one instant `at`):
 1. the clock moves to `at`; each bar goes to the broker first, which matches the
    orders sent at earlier events (never the bar that caused them: an order sent
    at `t` can only trade in a bar that was not yet known at `t`);
-2. `gateway.reconcile()` pulls the fills; they are booked (cash, positions) and
-   handed to the strategies (`on_fill`);
+2. `gateway.reconcile()` pulls the fills; every fill is booked (cash, positions),
+   and handed (`on_fill`) to the strategies that caused its order only: those whose
+   signals for the symbol made the decision that planned it. A re-sizing that no
+   signal for the symbol asked for (another symbol's signal moved the weights) is
+   nobody's trade, and a strategy that tracks its entry price must not average it in;
 3. the daily-loss watch compares equity with the day's first equity and lets the
    risk gate latch (the gate is told the day's anchor before the day's first
    order, and on an imminent breach; nothing is written on quiet bars);
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
@@ -102,6 +105,12 @@ class PendingIntent:
 
     intent: ExecutionIntent
     market: MarketContext
+    # The names of the strategies that caused it (empty for a re-sizing).
+    causes: tuple[str, ...] = ()
+
+
+# Submit outcomes after which the order can never fill.
+_NEVER_FILLS = frozenset({SubmitStatus.DENIED, SubmitStatus.REJECTED, SubmitStatus.REFUSED})
 
 
 @dataclass
@@ -189,6 +198,7 @@ class TradingLoop:
         self.policies = policies
         self.schedule = schedule or ExecutionSchedule()
         self.strategies = list(strategies)
+        self._strategies_by_name = {strategy.name: strategy for strategy in self.strategies}
         self.instruments = dict(instruments)
         self.buckets = {symbol: inst.bucket for symbol, inst in self.instruments.items()}
         self.portfolio = portfolio
@@ -225,6 +235,9 @@ class TradingLoop:
         # after cancels and after expiries.
         self.open_orders: dict[str, OpenOrder] = {}
         self.pending: dict[str, PendingIntent] = {}
+        # Per client order id of a child planned for some strategies' signals, their names:
+        # who is told of its fills. Kept while the child waits or its order is open.
+        self.order_causes: dict[str, tuple[str, ...]] = {}
         # Daily-loss watch: the day's first equity, and the day the gate was told it.
         self._day: date | None = None
         self._day_open_equity: Decimal | None = None
@@ -346,22 +359,37 @@ class TradingLoop:
         began = perf_counter()
         report = self.gateway.reconcile()
         self.stats.order_path_seconds += perf_counter() - began
-        open_orders = self.open_orders
-        for fill in report.fills:
+        self._book_fills(report.fills)
+        open_orders, order_causes = self.open_orders, self.order_causes
+        for order in report.settled:
+            if order.status.is_terminal:
+                open_orders.pop(order.client_order_id, None)
+                order_causes.pop(order.client_order_id, None)
+        if any(o.expires_at is not None and o.expires_at <= now for o in open_orders.values()):
+            began = perf_counter()
+            self.gateway.expire()
+            self.stats.order_path_seconds += perf_counter() - began
+            self._book_cancel_fills()
+            self._refresh_open_orders()
+
+    def _book_fills(self, fills: Iterable[Fill]) -> None:
+        open_orders, order_causes = self.open_orders, self.order_causes
+        for fill in fills:
             self._book_fill(fill)
             tracked = open_orders.get(fill.client_order_id)
             if tracked is not None:
                 tracked.remaining -= fill.quantity
                 if tracked.remaining <= 0:
                     del open_orders[fill.client_order_id]
-        for order in report.settled:
-            if order.status.is_terminal:
-                open_orders.pop(order.client_order_id, None)
-        if any(o.expires_at is not None and o.expires_at <= now for o in open_orders.values()):
-            began = perf_counter()
-            self.gateway.expire()
-            self.stats.order_path_seconds += perf_counter() - began
-            self._refresh_open_orders()
+                    order_causes.pop(fill.client_order_id, None)
+
+    def _book_cancel_fills(self) -> bool:
+        """Book the fills the venue's answers to cancels carried (a fill that raced the
+        cancel): before anything is decided on the positions. True when there were any."""
+        fills = self.gateway.take_unreported_fills()
+        if fills:
+            self._book_fills(fills)
+        return bool(fills)
 
     def _refresh_open_orders(self) -> None:
         began = perf_counter()
@@ -370,12 +398,20 @@ class TradingLoop:
             for order in self.gateway.open_orders()
         }
         self.stats.order_path_seconds += perf_counter() - began
+        if self.order_causes:
+            # Cancelled and expired orders fill no more: their causes go.
+            alive = self.open_orders.keys() | {c.client_order_id for c in self.schedule.pending()}
+            self.order_causes = {k: v for k, v in self.order_causes.items() if k in alive}
 
     def _book_fill(self, fill: Fill) -> None:
         self.state.apply(fill)
-        for strategy in self.strategies:
-            if strategy.handles(fill.symbol):
-                strategy.on_fill(fill)
+        causes = self.order_causes.get(fill.client_order_id)
+        if causes:
+            by_name = self._strategies_by_name
+            for name in causes:
+                strategy = by_name.get(name)
+                if strategy is not None:
+                    strategy.on_fill(fill)
 
     # -- risk ------------------------------------------------------------------------------
 
@@ -487,6 +523,7 @@ class TradingLoop:
             self.stats.allocation_fallbacks += 1
             self.stats.last_fallback_reason = result.fallback_reason
         horizons = _horizons(active, signals)
+        caused_by = _causes_by_symbol(signals)
         equity = self.exact_equity()
         fraction = self._capital_fraction
         floor = self._min_trade_weight * equity
@@ -522,9 +559,17 @@ class TradingLoop:
                 horizons.get(symbol, default_horizon),
                 mode,
             )
-            self._plan(intent, self._market(symbol))
+            causes = caused_by.get(symbol)
+            if causes is None:
+                # No signal for the symbol: a re-sizing, unless it re-plans children still
+                # waiting to carry out an earlier decision, whose causes they keep.
+                waiting = pending.get(symbol)
+                causes = () if waiting is None else waiting.causes
+            self._plan(intent, self._market(symbol), causes)
 
-    def _plan(self, intent: ExecutionIntent, market: MarketContext) -> None:
+    def _plan(
+        self, intent: ExecutionIntent, market: MarketContext, causes: tuple[str, ...] = ()
+    ) -> None:
         symbol = intent.instrument.symbol
         open_orders = self.open_orders
         if open_orders and any(order.symbol == symbol for order in open_orders.values()):
@@ -532,12 +577,23 @@ class TradingLoop:
             began = perf_counter()
             self.gateway.cancel_open(strategy=intent.strategy, symbol=symbol)
             self.stats.order_path_seconds += perf_counter() - began
+            if self._book_cancel_fills():
+                # What filled while the cancel was on its way is held now: the new plan
+                # moves from there to the same target.
+                intent = replace(intent, current_quantity=self.state.quantity(symbol))
             self._refresh_open_orders()
         plan = self.policies.plan(intent, market)
-        self.schedule.add(plan)
+        superseded = self.schedule.add(plan)
+        order_causes = self.order_causes
+        if superseded and order_causes:
+            for child in superseded:
+                order_causes.pop(child.client_order_id, None)
+        if causes:
+            for child in plan.children:
+                order_causes[child.client_order_id] = causes
         self.stats.intents += 1
         if plan.children:
-            self.pending[symbol] = PendingIntent(intent, market)
+            self.pending[symbol] = PendingIntent(intent, market, causes)
         else:
             self.pending.pop(symbol, None)
 
@@ -565,7 +621,7 @@ class TradingLoop:
                 submissions.append(
                     Submission(child, risk_context(symbol, equity, view), market(symbol))
                 )
-            stats, open_orders = self.stats, self.open_orders
+            stats, open_orders, order_causes = self.stats, self.open_orders, self.order_causes
             began = perf_counter()
             results = self.gateway.submit_many(submissions)
             stats.order_path_seconds += perf_counter() - began
@@ -580,6 +636,8 @@ class TradingLoop:
                 elif status is SubmitStatus.DENIED:
                     reason = result.deny_reason.value if result.deny_reason else "denied"
                     stats.denials[reason] += 1
+                if status in _NEVER_FILLS and order_causes:
+                    order_causes.pop(child.client_order_id, None)
         waiting = {child.order.instrument.symbol for child in self.schedule.pending()}
         self.pending = {s: p for s, p in self.pending.items() if s in waiting}
 
@@ -621,6 +679,16 @@ def _exact_nonzero_weight(weight: float) -> Decimal:
 
 def _toward_zero(quantity: Decimal, lot: Decimal) -> Decimal:
     return (quantity / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+
+
+def _causes_by_symbol(batch: Sequence[Signal]) -> dict[str, tuple[str, ...]]:
+    """Per symbol, the strategies with a signal for it in this decision's batch, in order."""
+    causes: dict[str, tuple[str, ...]] = {}
+    for signal in batch:
+        names = causes.get(signal.symbol, ())
+        if signal.strategy not in names:
+            causes[signal.symbol] = (*names, signal.strategy)
+    return causes
 
 
 def _horizons(active: Sequence[Signal], batch: Sequence[Signal]) -> dict[str, Horizon]:

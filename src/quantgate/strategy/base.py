@@ -52,16 +52,21 @@ class StrategyConfig(ComponentConfig):
 ConfigT = TypeVar("ConfigT", bound=StrategyConfig)
 
 
+# "No gap seen yet": larger than any gap, so the first one always replaces it.
+_NO_GAP = timedelta.max
+
+
 @dataclass(slots=True)
 class _SymbolClock:
     last_ts: datetime
-    # The open time of the bar before, if any. The interval is worked out when asked for
-    # (strategies ask when they emit a signal), not subtracted on every bar.
-    previous_ts: datetime | None
+    # The smallest gap seen between two bars of the symbol: its bar interval. Not the last
+    # gap, which after an outage spans many bars and would shrink every volatility scaled
+    # from per bar to a horizon by the square root of their number.
+    smallest_gap: timedelta = _NO_GAP
 
     @property
     def interval(self) -> timedelta | None:
-        return None if self.previous_ts is None else self.last_ts - self.previous_ts
+        return None if self.smallest_gap == _NO_GAP else self.smallest_gap
 
 
 class Strategy(ABC, Generic[ConfigT]):
@@ -127,9 +132,11 @@ class Strategy(ABC, Generic[ConfigT]):
             ts = bar.ts
             clock = clocks.get(symbol)
             if clock is None:
-                clocks[symbol] = _SymbolClock(ts, None)
+                clocks[symbol] = _SymbolClock(ts)
             elif ts > clock.last_ts:
-                clock.previous_ts = clock.last_ts
+                gap = ts - clock.last_ts
+                if gap < clock.smallest_gap:
+                    clock.smallest_gap = gap
                 clock.last_ts = ts
             elif ts == clock.last_ts:
                 # After a restart the engine may hand over the last bar again;
@@ -208,11 +215,12 @@ class Strategy(ABC, Generic[ConfigT]):
             for symbol, entry in checkpoint["clocks"].items():
                 last_ts = require_time(entry["last_ts"])
                 interval_s = entry["interval_s"]
-                # Datetime arithmetic is exact: `interval` gives back this timedelta.
-                previous_ts = (
-                    None if interval_s is None else last_ts - timedelta(seconds=float(interval_s))
+                # A timedelta's total_seconds() round-trips through timedelta(seconds=…).
+                clocks[symbol] = (
+                    _SymbolClock(last_ts)
+                    if interval_s is None
+                    else _SymbolClock(last_ts, timedelta(seconds=float(interval_s)))
                 )
-                clocks[symbol] = _SymbolClock(last_ts, previous_ts)
             self._load_state(checkpoint["state"])
         except (KeyError, TypeError, ValueError, DataError) as error:
             # Half-restored state would produce signals no uninterrupted run would.

@@ -126,6 +126,13 @@ def _aic(design: Array, target: Array) -> float:
     return n * math.log(rss / n) + 2 * design.shape[1] if rss > 0 else -math.inf
 
 
+def max_adf_lags(points: int) -> int:
+    """The most lags an ADF regression on `points` values can fit: with k lags it keeps
+    points - 1 - k rows for k + 1 coefficients and needs two rows to spare, so
+    points >= 2k + 4."""
+    return (points - 4) // 2
+
+
 def adf_no_constant(series: Sequence[float] | Array, lags: int | None = 1) -> AdfResult:
     """ADF t-statistic without deterministic terms; `lags=None` picks the lag by AIC.
 
@@ -143,7 +150,7 @@ def adf_no_constant(series: Sequence[float] | Array, lags: int | None = 1) -> Ad
             raise DataError(f"series of {n} points is too short for an ADF test")
         scores = [_aic(*_adf_design(values, lag, max_lags)) for lag in range(max_lags + 1)]
         lags = int(np.argmin(scores))
-    if lags < 0 or n - 1 - lags < lags + 3:
+    if lags < 0 or lags > max_adf_lags(n):
         raise DataError(f"series of {n} points is too short for an ADF test with {lags} lags")
     design, target = _adf_design(values, lags, lags)
     return AdfResult(_t_ratio_of_first(design, target), lags, target.size)

@@ -6,6 +6,18 @@ target (members without a view count as flat, so one member alone cannot
 push the ensemble to full size). A signal is emitted whenever that average
 moves, so the allocator always sees the ensemble's current view, and never
 sees the members directly.
+
+The combined signal keeps a member's `group`, `stop_price` and `target_price`
+only where that is unambiguous: every member with a view (a non-flat latest
+signal) agrees on the value — trivially so when one member has a view. When the
+ensemble goes flat, the members whose signals took it there decide instead. A
+value the sources disagree on (a pair leg voting with an ungrouped momentum, two
+brackets with different stops) is left out: it belongs to no single bet.
+
+The members that moved the target of the ensemble's latest signal for a symbol
+are its causes: the engine tells the ensemble of the fills of the orders that
+signal caused, and the ensemble passes them on to those members only (a
+bracket must not re-anchor its stop on a top-up another member voted for).
 """
 
 from __future__ import annotations
@@ -48,6 +60,8 @@ class EnsembleStrategy(Strategy[EnsembleConfig]):
 
     _latest: dict[str, list[Signal | None]]
     _emitted: dict[str, float]
+    # Per symbol, the indices of the members that moved the latest emitted target.
+    _causes: dict[str, tuple[int, ...]]
 
     def __init__(self, config: EnsembleConfig, members: Sequence[Strategy[Any]]) -> None:
         if [member.kind for member in members] != [m.strategy for m in config.members]:
@@ -69,6 +83,7 @@ class EnsembleStrategy(Strategy[EnsembleConfig]):
     def _reset(self) -> None:
         self._latest = {}
         self._emitted = {}
+        self._causes = {}
 
     def _on_bar(self, bar: Bar) -> list[Signal]:
         return self._absorb([member.on_bar(bar) for member in self.members])
@@ -79,28 +94,32 @@ class EnsembleStrategy(Strategy[EnsembleConfig]):
         return self._absorb([member.on_prediction(prediction) for member in self.members])
 
     def on_fill(self, fill: Fill) -> None:
-        # The ensemble's orders are the members' orders too: each member that
-        # tracks entry prices (brackets) needs the real fill.
-        for member in self.members:
-            member.on_fill(fill)
+        # The engine hands over fills of orders the ensemble's latest signal for the symbol
+        # caused; they are the trades of the members that moved that signal, no one else's.
+        members = self.members
+        for index in self._causes.get(fill.symbol, ()):
+            members[index].on_fill(fill)
 
     def _absorb(self, member_signals: list[list[Signal]]) -> list[Signal]:
-        touched: dict[str, None] = {}  # insertion-ordered, so output order is deterministic
+        # Per symbol, the members that signalled; insertion-ordered, so output is deterministic.
+        touched: dict[str, list[int]] = {}
         for index, signals in enumerate(member_signals):
             for signal in signals:
                 if not self.handles(signal.symbol):
                     continue
                 slots = self._latest.setdefault(signal.symbol, [None] * len(self.members))
                 slots[index] = signal
-                touched[signal.symbol] = None
+                movers = touched.setdefault(signal.symbol, [])
+                if not movers or movers[-1] != index:
+                    movers.append(index)
         emitted = []
-        for symbol in touched:
-            combined = self._combine(symbol)
+        for symbol, movers in touched.items():
+            combined = self._combine(symbol, movers)
             if combined is not None:
                 emitted.append(combined)
         return emitted
 
-    def _combine(self, symbol: str) -> Signal | None:
+    def _combine(self, symbol: str, movers: list[int]) -> Signal | None:
         slots = self._latest[symbol]
         total_weight = sum(self._weights)
         weighted = sum(
@@ -114,10 +133,15 @@ class EnsembleStrategy(Strategy[EnsembleConfig]):
         if not closing and abs(target - previous) <= self.config.min_change:
             return None
         self._emitted[symbol] = target
+        self._causes[symbol] = tuple(movers)
         active = [
             (weight, signal)
             for weight, signal in zip(self._weights, slots, strict=True)
             if signal is not None and not signal.is_exit
+        ]
+        # Going flat, the members that just exited speak for the signal (see the module doc).
+        sources = [signal for _, signal in active] or [
+            signal for signal in (slots[index] for index in movers) if signal is not None
         ]
         asof = max(signal.asof for signal in slots if signal is not None)
         votes = ", ".join(
@@ -125,7 +149,15 @@ class EnsembleStrategy(Strategy[EnsembleConfig]):
             for member, w, s in zip(self.members, self._weights, slots, strict=True)
         )
         strength, forecasts = _blend(active)
-        return self._signal(symbol, asof, target, strength, f"ensemble: {votes}", **forecasts)
+        return self._signal(
+            symbol,
+            asof,
+            target,
+            strength,
+            f"ensemble: {votes}",
+            **forecasts,
+            **_shared_metadata(sources),
+        )
 
     def _dump_state(self) -> dict[str, Any]:
         return {
@@ -135,6 +167,7 @@ class EnsembleStrategy(Strategy[EnsembleConfig]):
                 for symbol, slots in sorted(self._latest.items())
             },
             "emitted": dict(sorted(self._emitted.items())),
+            "causes": {symbol: list(causes) for symbol, causes in sorted(self._causes.items())},
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -148,6 +181,13 @@ class EnsembleStrategy(Strategy[EnsembleConfig]):
             for symbol, slots in state["latest"].items()
         }
         self._emitted = {symbol: float(value) for symbol, value in state["emitted"].items()}
+        # A checkpoint from before fills were attributed has none: no member is credited.
+        self._causes = {
+            symbol: tuple(int(index) for index in causes)
+            for symbol, causes in state.get("causes", {}).items()
+        }
+        if any(not 0 <= i < len(self.members) for c in self._causes.values() for i in c):
+            raise ValueError("checkpoint credits a member the ensemble does not have")
 
 
 def _blend(active: list[tuple[float, Signal]]) -> tuple[float, dict[str, Any]]:
@@ -171,3 +211,19 @@ def _blend(active: list[tuple[float, Signal]]) -> tuple[float, dict[str, Any]]:
         if all(s.vol_forecast is not None for _, s in active):
             extra["vol_forecast"] = sum(w * (s.vol_forecast or 0.0) for w, s in active) / weight
     return strength, extra
+
+
+_METADATA = ("group", "stop_price", "target_price")
+
+
+def _shared_metadata(sources: Sequence[Signal]) -> dict[str, Any]:
+    """Each of group, stop and target that every source signal agrees on (and sets)."""
+    shared: dict[str, Any] = {}
+    if not sources:
+        return shared
+    first = sources[0]
+    for name in _METADATA:
+        value = getattr(first, name)
+        if value is not None and all(getattr(s, name) == value for s in sources[1:]):
+            shared[name] = value
+    return shared

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from quantgate.core.enums import Horizon
 from quantgate.core.errors import DataError, ProgrammerError
@@ -43,6 +43,16 @@ class MLSignalConfig(StrategyConfig):
     # Resizes smaller than this are not worth an order.
     rebalance_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
     allow_short: bool = True
+
+    @field_validator("horizons")
+    @classmethod
+    def _check_horizons(cls, horizons: tuple[Horizon, ...]) -> tuple[Horizon, ...]:
+        if not horizons:
+            # With no horizon to choose from the strategy could never trade.
+            raise ValueError(
+                "give at least one horizon, among " + ", ".join(h.value for h in Horizon)
+            )
+        return horizons
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from quantgate.core.errors import DataError
 from quantgate.core.signals import Signal
@@ -35,6 +35,7 @@ from quantgate.strategy.cointegration import (
     SIGNIFICANCE_LEVELS,
     EngleGrangerResult,
     engle_granger,
+    max_adf_lags,
 )
 from quantgate.strategy.state import decode_time, encode_time, require_time
 
@@ -67,6 +68,19 @@ class PairsConfig(StrategyConfig):
         if self.stop_z is not None and self.stop_z <= self.entry_z:
             raise ValueError("stop_z must be above entry_z")
         return self
+
+    @field_validator("adf_lags")
+    @classmethod
+    def _check_adf_lags(cls, lags: int | None, info: ValidationInfo) -> int | None:
+        window = info.data.get("window")  # absent when the window itself was invalid
+        if lags is not None and window is not None and lags > max_adf_lags(window):
+            # Otherwise every test fails for want of data and every entry is blocked.
+            raise ValueError(
+                f"adf_lags must be at most {max_adf_lags(window)} for window {window} (the "
+                "ADF test needs window >= 2 × adf_lags + 4); lower adf_lags, widen the "
+                "window, or set adf_lags to null to pick the lags by AIC"
+            )
+        return lags
 
     def required_symbols(self) -> tuple[str, ...]:
         legs = (leg for pair in self.pairs for leg in pair)

@@ -1,17 +1,21 @@
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from strategy_streams import (
+    bar,
     bars_from_closes,
     cointegrated_closes,
     feed_bars,
+    json_round_trip,
     market,
     random_walk,
     run,
 )
 
-from quantgate.core import Bar, ConfigurationError, Horizon, Prediction
+from quantgate.core import Bar, ConfigurationError, Fill, Horizon, Prediction, Side, Signal
 from quantgate.strategy import (
+    BracketMomentumStrategy,
     EnsembleConfig,
     EnsembleMember,
     EnsembleStrategy,
@@ -19,6 +23,7 @@ from quantgate.strategy import (
     MomentumStrategy,
     build_strategy,
 )
+from quantgate.strategy.ensemble import _shared_metadata
 
 MEMBERS = (
     EnsembleMember(
@@ -121,3 +126,139 @@ def test_checkpoint_contains_every_member() -> None:
     members = ensemble.checkpoint()["state"]["members"]
     assert [m["kind"] for m in members] == ["momentum", "mean_reversion"]
     assert all(m["state"]["BTCUSDT"]["closes"] for m in members)
+
+
+# -- which members learn of a fill ------------------------------------------------------------
+
+BRACKET = {
+    "lookback": 2,
+    "entry_threshold": 0.03,
+    "stop_loss_pct": 0.02,
+    "take_profit_pct": 0.04,
+    "cooldown_bars": 1,
+}
+BRACKET_AND_MOMENTUM = {
+    "members": [
+        {"strategy": "bracket_momentum", "weight": 1, "params": BRACKET},
+        {"strategy": "momentum", "weight": 1, "params": {"lookback": 3, "entry_threshold": 0.05}},
+    ]
+}
+
+
+def climb() -> list[Bar]:
+    """The bracket enters at bar 2 (close 104), momentum joins at bar 3, and bar 4's high of
+    108.5 passes the bracket's take-profit of 104 × 1.04 = 108.16."""
+    return [
+        bar("BTCUSDT", 0, 100.0),
+        bar("BTCUSDT", 1, 100.0),
+        bar("BTCUSDT", 2, 104.0, open_=100.0),
+        bar("BTCUSDT", 3, 106.0, open_=104.0),
+        bar("BTCUSDT", 4, 108.0, open_=106.5, high=108.5, low=106.0),
+    ]
+
+
+def buy(index: int, price: str) -> Fill:
+    at = climb()[index].ts
+    return Fill(
+        f"t{index}", f"c{index}", "BTCUSDT", Side.BUY, Decimal(1), Decimal(price), Decimal(0), at
+    )
+
+
+def test_a_fill_reaches_only_the_members_that_moved_the_latest_signal() -> None:
+    ensemble = build_strategy("ensemble", BRACKET_AND_MOMENTUM)
+    assert isinstance(ensemble, EnsembleStrategy)
+    bracket = ensemble.members[0]
+    assert isinstance(bracket, BracketMomentumStrategy)
+    bars = climb()
+    emitted = [ensemble.on_bar(item) for item in bars[:3]]
+    assert [s.target_exposure for s in emitted[2]] == [0.5]  # the bracket's entry
+    ensemble.on_fill(buy(3, "104"))  # its entry fills at bar 3's open
+    assert [s.target_exposure for s in ensemble.on_bar(bars[3])] == [1.0]  # momentum joins
+    levels = bracket.open_bracket("BTCUSDT")
+    assert levels is not None
+    assert (levels.entry_price, levels.stop, levels.target) == pytest.approx((104, 101.92, 108.16))
+    # Momentum's top-up fills at 106.5: not the bracket's trade, so its levels stay put...
+    ensemble.on_fill(buy(4, "106.5"))
+    assert (levels.entry_price, levels.stop, levels.target) == pytest.approx((104, 101.92, 108.16))
+    # ...and bar 4's high of 108.5 takes the profit at 108.16, as the bracket alone would.
+    exit_signals = ensemble.on_bar(bars[4])
+    assert bracket.open_bracket("BTCUSDT") is None
+    assert [s.target_exposure for s in exit_signals] == [0.5]
+    assert exit_signals[0].stop_price is None  # the position left is momentum's
+
+
+def test_who_moved_the_latest_signal_survives_a_restore() -> None:
+    ensemble = build_strategy("ensemble", BRACKET_AND_MOMENTUM)
+    for item in climb()[:3]:
+        ensemble.on_bar(item)
+    restored = build_strategy("ensemble", BRACKET_AND_MOMENTUM)
+    assert isinstance(restored, EnsembleStrategy)
+    restored.restore(json_round_trip(ensemble.checkpoint()))
+    assert restored.checkpoint() == ensemble.checkpoint()
+    restored.on_fill(buy(3, "103"))  # the entry fills lower than the decision close
+    levels = restored.members[0]
+    assert isinstance(levels, BracketMomentumStrategy)
+    opened = levels.open_bracket("BTCUSDT")
+    assert opened is not None
+    assert (opened.entry_price, opened.target) == pytest.approx((103.0, 103.0 * 1.04))
+    # After momentum's vote (bar 3), a restored ensemble keeps its top-up from the bracket.
+    restored.on_bar(climb()[3])
+    again = build_strategy("ensemble", BRACKET_AND_MOMENTUM)
+    assert isinstance(again, EnsembleStrategy)
+    again.restore(json_round_trip(restored.checkpoint()))
+    again.on_fill(buy(4, "106.5"))
+    bracket = again.members[0]
+    assert isinstance(bracket, BracketMomentumStrategy)
+    kept = bracket.open_bracket("BTCUSDT")
+    assert kept is not None
+    assert (kept.entry_price, kept.target) == pytest.approx((103.0, 103.0 * 1.04))
+
+
+# -- metadata carried through ------------------------------------------------------------------
+
+
+def test_a_lone_bracket_member_keeps_its_stop_and_target() -> None:
+    params = {"members": [{"strategy": "bracket_momentum", "weight": 1, "params": BRACKET}]}
+    ensemble = build_strategy("ensemble", params)
+    entry, exit_ = [s for item in climb() for s in ensemble.on_bar(item)]  # no fills
+    assert (entry.stop_price, entry.target_price) == pytest.approx((101.92, 108.16))
+    assert exit_.is_exit
+    assert (exit_.stop_price, exit_.target_price) == pytest.approx((101.92, 108.16))
+
+
+def test_members_disagreeing_on_a_stop_leave_it_out() -> None:
+    wider = {**BRACKET, "stop_loss_pct": 0.05}
+    params = {
+        "members": [
+            {"strategy": "bracket_momentum", "weight": 1, "params": BRACKET},
+            {"strategy": "bracket_momentum", "weight": 1, "params": {**wider, "label": "wide"}},
+        ]
+    }
+    ensemble = build_strategy("ensemble", params)
+    (entry,) = [s for item in climb()[:3] for s in ensemble.on_bar(item)]
+    assert entry.target_exposure == 1.0
+    assert entry.stop_price is None  # 101.92 against 98.8: no single stop
+    assert entry.target_price == pytest.approx(108.16)  # both agree on the target
+
+
+def test_pair_legs_keep_their_group_through_the_ensemble() -> None:
+    a, b = cointegrated_closes(400, 5)
+    bars = [
+        x
+        for pair in zip(bars_from_closes("A", a), bars_from_closes("B", b), strict=True)
+        for x in pair
+    ]
+    pairs_member = {"strategy": "pairs", "weight": 1.0, "params": {"pairs": [["A", "B"]]}}
+    signals = feed_bars(build_strategy("ensemble", {"members": [pairs_member]}), bars)
+    assert len(signals) >= 4
+    assert {s.group for s in signals} == {"pair:A/B"}  # entries and exits alike
+
+
+def test_a_leg_sharing_its_symbol_with_an_ungrouped_view_loses_the_group() -> None:
+    shared = Signal(
+        "A", climb()[0].available_at, "pairs", 0.5, 1.0, Horizon.H1, "leg", group="pair:A/B"
+    )
+    ungrouped = Signal("A", shared.asof, "momentum", 1.0, 1.0, Horizon.H1, "trend")
+    assert _shared_metadata([shared]) == {"group": "pair:A/B"}
+    assert _shared_metadata([shared, ungrouped]) == {}
+    assert _shared_metadata([]) == {}

@@ -91,3 +91,54 @@ def test_required_symbols_are_a_strategy_s_own_symbols_pair_legs_and_members_nee
         "ADAUSDT",
         "BNBUSDT",
     )
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), "inf", "nan"])
+@pytest.mark.parametrize(
+    ("name", "params", "field"),
+    [
+        # A NaN stop fails every comparison: the stop would silently never fire.
+        ("mean_reversion", {"stop_z": None}, "strategy.mean_reversion.stop_z"),
+        ("pairs", {"stop_z": None}, "strategy.pairs.stop_z"),
+        ("momentum", {"entry_threshold": None}, "strategy.momentum.entry_threshold"),
+        (
+            "bracket_momentum",
+            {"take_profit_pct": None},
+            "strategy.bracket_momentum.take_profit_pct",
+        ),
+        ("ml_signal", {"cost_bps": None}, "strategy.ml_signal.cost_bps"),
+    ],
+)
+def test_non_finite_parameters_are_refused_naming_the_field(
+    name: str, params: dict[str, object], field: str, value: object
+) -> None:
+    (key,) = params
+    with pytest.raises(ConfigurationError, match="finite number") as raised:
+        strategy_config(name, {key: value})
+    assert raised.value.field == field
+
+
+def test_an_infinite_ensemble_weight_is_refused_naming_the_member() -> None:
+    members = [
+        {"strategy": "momentum", "weight": float("inf")},
+        {"strategy": "mean_reversion", "weight": 1.0},
+    ]
+    with pytest.raises(ConfigurationError, match="finite number") as raised:
+        build_strategy("ensemble", {"members": members})
+    assert raised.value.field == "strategy.ensemble.members.0.weight"
+
+
+def test_adf_lags_beyond_what_the_window_can_test_are_refused_with_the_relation() -> None:
+    pair = {"pairs": [["ETHUSDT", "BTCUSDT"]], "window": 60}
+    assert strategy_config("pairs", {**pair, "adf_lags": 28})  # 60 = 2 × 28 + 4
+    with pytest.raises(ConfigurationError, match=r"at most 28 for window 60") as raised:
+        strategy_config("pairs", {**pair, "adf_lags": 29})
+    assert raised.value.field == "strategy.pairs.adf_lags"
+    assert "window >= 2 × adf_lags + 4" in str(raised.value)
+    assert strategy_config("pairs", {**pair, "adf_lags": None})  # chosen by AIC, always fits
+
+
+def test_ml_signal_needs_at_least_one_horizon() -> None:
+    with pytest.raises(ConfigurationError, match="at least one horizon") as raised:
+        strategy_config("ml_signal", {"horizons": []})
+    assert raised.value.field == "strategy.ml_signal.horizons"
