@@ -2,10 +2,11 @@
 
 Returns are daily (the last equity of each UTC day, the initial capital before
 the first; a mark at midnight closes the day before, whose last bar it ends, so a
-window ending at midnight has no one-hour "day" at its end), annualised with 365 periods (crypto trades every day); drawdown is
-measured on the full (hourly) curve. A round trip runs from flat to flat (a
-flip closes one and opens the next); its PnL is the realised PnL of its fills,
-fees included; the hit rate is the share of closed round trips that made money.
+window ending at midnight has no one-hour "day" at its end), annualised with 365
+periods (crypto trades every day); drawdown is measured on the full (hourly) curve.
+A round trip runs from flat to flat (a flip closes one and opens the next); its PnL
+is the realised PnL of its fills, fees included; the hit rate is the share of closed
+round trips that made money.
 Money figures are exact Decimal strings; ratios are floats.
 """
 

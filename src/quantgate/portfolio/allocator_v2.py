@@ -70,11 +70,24 @@ class AllocatorV2:
         risk_model: RiskModel | None,
         buckets: Mapping[str, Bucket] | None = None,
     ) -> AllocationResult:
-        if risk_model is None:
-            raise AllocationError("no risk model was given (vols and correlations are required)")
         config = self.config
         buckets = buckets or {}
         active = [signal for signal in signals if not signal.is_exit]
+        if not active:
+            # Nothing to size: flat everywhere, which needs no risk model (and is no failure).
+            return AllocationResult(
+                allocator_used=self.name,
+                requested=self.name,
+                target_weights=dict(sorted((signal.symbol, 0.0) for signal in signals)),
+                bound_constraints=[],
+                fallback_reason=None,
+                diagnostics={"active_signals": 0, "ex_ante_vol": 0.0, "gross": 0.0, "net": 0.0},
+            )
+        if risk_model is None:
+            raise AllocationError(
+                "no risk model was given (vols and correlations are required; a backtest has "
+                "none until its history holds enough returns at the risk horizon)"
+            )
         forecasts = forecast_vols(active, risk_model.horizon)
         risk_model = risk_model.with_vols(forecasts)
         kept, dropped = deduplicate(active, risk_model.correlation_of, config.correlation_threshold)

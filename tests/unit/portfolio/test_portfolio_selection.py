@@ -148,3 +148,10 @@ def test_config_names_and_validation() -> None:
         PortfolioConfig.parse({"allocator": "allocator_v3"})
     with pytest.raises(ConfigurationError, match="risk_budget"):
         PortfolioConfig.parse({"v2": {"risk_budget": 0}})
+
+
+def test_all_flat_needs_no_risk_model_and_is_no_fallback() -> None:
+    exits = [sig("A", 0.0), sig("B", 0.0)]
+    result = allocate(exits, risk_model=None)
+    assert (result.allocator_used, result.fallback_reason) == ("allocator_v2", None)
+    assert result.target_weights == {"A": 0.0, "B": 0.0}
