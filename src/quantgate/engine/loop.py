@@ -528,6 +528,7 @@ class TradingLoop:
         fraction = self._capital_fraction
         floor = self._min_trade_weight * equity
         weights, held, pending = result.target_weights, self.state.held(), self.pending
+        open_orders = self.open_orders
         last_bars, instruments, targets = self.last_bars, self.instruments, self.targets
         exact_close, quantity = self._exact_close, self.state.quantity
         # The same for every intent of this decision.
@@ -543,9 +544,15 @@ class TradingLoop:
             # The position itself, not `held`: a flat one keeps its exponent (0.000).
             current = quantity(symbol)
             targets[symbol] = target
-            if target == current and symbol not in pending:
+            working = symbol in pending or (
+                bool(open_orders) and any(o.symbol == symbol for o in open_orders.values())
+            )
+            if target == current and not working:
                 continue
-            if target != 0 and abs(target - current) * price < floor:
+            if target != 0 and abs(target - current) * price < floor and not working:
+                # Too small a move to start trading for. A plan already under way is
+                # re-aimed instead, whatever the size: left alone, it would carry on to
+                # the target this decision replaced.
                 continue
             # Positional, in field order: keywords cost more per call.
             intent = ExecutionIntent(
@@ -556,7 +563,7 @@ class TradingLoop:
                 target,
                 at,
                 price,
-                horizons.get(symbol, default_horizon),
+                horizons.get(symbol) or _waiting_horizon(pending.get(symbol), default_horizon),
                 mode,
             )
             causes = caused_by.get(symbol)
@@ -679,6 +686,12 @@ def _exact_nonzero_weight(weight: float) -> Decimal:
 
 def _toward_zero(quantity: Decimal, lot: Decimal) -> Decimal:
     return (quantity / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+
+
+def _waiting_horizon(waiting: PendingIntent | None, default: Horizon) -> Horizon:
+    """A symbol no signal speaks for any more (its exit was a batch ago) keeps the horizon
+    of the plan still carrying that exit out: a 1d exit is not dumped at 1h midway."""
+    return default if waiting is None else waiting.intent.horizon
 
 
 def _causes_by_symbol(batch: Sequence[Signal]) -> dict[str, tuple[str, ...]]:
