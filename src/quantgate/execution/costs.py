@@ -1,8 +1,15 @@
 """Transaction costs: one model shared by the simulated broker, pre-trade estimates and the trace.
 
-Keeping one model everywhere means a backtest charges exactly what the policies
-expected and what the trace reports, so a gap between modelled and realised
-cost in paper or live is a finding, not a units mismatch.
+Keeping one model everywhere means the policies' estimates, the simulated broker's
+charges and the trace's modelled figures share their units and formulas, so a gap
+between modelled and realised cost in paper or live is a finding, not a units mismatch.
+
+The trace's `impact_bps` is the pre-trade estimate for the whole order as a taker, in
+the market it was decided in (what the policy expected when it chose to trade). A fill
+may differ from it and the difference is the finding: a maker fill pays no spread or
+impact, a partial fill moves the market by its own size only, and the simulated broker
+charges with the fill bar's volume and volatility. Its `slippage_bps` against the
+arrival mid is what the fill actually cost.
 """
 
 from __future__ import annotations
