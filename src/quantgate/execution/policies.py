@@ -144,14 +144,18 @@ class LongHorizonExec(ExecutionPolicy):
         return ExecutionPlan(intent, self.name, tuple(children))
 
     def _slice_quantities(self, total: Decimal, lot: Decimal, price: Decimal) -> list[Decimal]:
-        """Equal lot-sized slices, fewer when a slice would fall below a lot or min notional;
-        the last slice takes the rounding remainder."""
+        """Lot-sized slices as equal as the lot allows, fewer when a slice would fall below a
+        lot or min notional. The lots left over by the division go one each to the first
+        slices: no slice is more than a lot larger than another, and they sum to `total`."""
         count = min(self.config.slices, int(total / lot))
         if self.config.min_notional > 0:
             count = min(count, int(total * price / self.config.min_notional))
         count = max(count, 1)
         each = floor_to_lot(total / count, lot)
-        return [each] * (count - 1) + [total - each * (count - 1)]
+        # `total` is on the lot grid, so the remainder is a whole number of lots below `count`.
+        extra_lots = int((total - each * count) / lot)
+        bigger = each + lot
+        return [bigger] * extra_lots + [each] * (count - extra_lots)
 
 
 class PolicyBook:

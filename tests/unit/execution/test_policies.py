@@ -76,8 +76,9 @@ def test_long_horizons_slice_twap_over_the_window() -> None:
     assert [c.release_at - DECISION_TIME for c in plan.children] == [
         timedelta(hours=h) for h in range(6)
     ]
-    # 12.5 / 6 = 2.0833 → 2.083 per slice (lot 0.001); the last takes the remainder.
-    assert [c.order.quantity for c in plan.children] == [D("2.083")] * 5 + [D("2.085")]
+    # 12.5 / 6 = 2.0833 → 2.083 per slice (lot 0.001); the 2 lots left over go to the
+    # first two slices, one each.
+    assert [c.order.quantity for c in plan.children] == [D("2.084")] * 2 + [D("2.083")] * 4
     assert plan.quantity == D("12.5")
     assert {c.time_in_force for c in plan.children} == {TimeInForce.IOC}
     assert {c.order.limit_price for c in plan.children} == {D("100.50")}

@@ -162,7 +162,7 @@ def test_resting_limit_fills_at_its_price_as_maker_when_the_range_reaches_it(
     assert fill.filled_at == bar(2, open=1, high=1, low=1, close=1, volume=1).ts + HOUR
 
 
-def test_resting_limit_gets_its_own_price_when_the_bar_gaps_through_it(
+def test_resting_limit_the_bar_gaps_through_takes_at_the_open_not_at_its_limit(
     clock: SimulatedClock,
 ) -> None:
     broker = make_broker(clock)
@@ -170,7 +170,9 @@ def test_resting_limit_gets_its_own_price_when_the_bar_gaps_through_it(
     broker.on_bar(bar(1, open=100, high=101, low=99.9, close=100, volume=1000))
     broker.on_bar(bar(2, open=98, high=99, low=97, close=98, volume=1000))
     (fill,) = broker.fills_since(None).fills
-    assert fill.price == D("99.50")
+    # The bar never traded at 99.50: marketable at the open, it pays taker costs from
+    # there, 98 · 1.003 = 98.294 → 98.30 (up); fee 10 · 98.30 · 0.0005 = 0.4915.
+    assert (fill.price, fill.fee) == (D("98.30"), D("0.4915"))
 
 
 def test_sell_limit_fills_when_the_high_reaches_it(clock: SimulatedClock) -> None:

@@ -3,12 +3,16 @@
 Bars carry no intrabar path, so the rules are the usual conservative ones:
 
 - market: the bar's open.
-- limit, on the order's first bar, if the open already crosses the limit: the
-  order arrives marketable and takes liquidity at the open (capped at the limit
-  later, after costs).
-- limit otherwise: it rests; if the bar's range reaches the limit it is hit AT
-  the limit as a maker. A resting order is filled at its own price even when the
-  bar gaps through it, as on a real book.
+- limit, if the open is at or through the limit: marketable, it takes liquidity
+  at the open (capped at the limit later, after costs). This holds on any bar,
+  not only the first: the remainder of a marketable order the participation cap
+  cut short, or a resting order the bar gapped through, trades where the bar
+  opened, never at a limit the bar did not trade at.
+- limit otherwise, GTC: it rests; if the bar's range reaches the limit it is hit
+  AT the limit as a maker.
+- limit otherwise, IOC: nothing. An IOC order can only take what is there when
+  it arrives, the open of its first bar; letting it rest for the bar would turn
+  it into a maker order filled at its limit.
 - stop: triggers when the range reaches the stop; it then trades like a market
   order from the stop price, or from the open when the bar gapped through it.
   Once triggered it stays a market order for any remainder.
@@ -59,16 +63,21 @@ class Touch(NamedTuple):
     at_open: bool  # traded at the open (True) or somewhere inside the bar (False)
 
 
-def touch(order: Order, bar: BarPrices, *, first_bar: bool, triggered: bool) -> Touch | None:
-    """Where `order` trades in `bar`, or None when the bar never reaches its price."""
+def touch(order: Order, bar: BarPrices, *, may_rest: bool, triggered: bool) -> Touch | None:
+    """Where `order` trades in `bar`, or None when the bar never reaches its price.
+    `may_rest` is False for an order that must not wait inside the bar (IOC)."""
     buy = order.side is Side.BUY
     if order.order_type is OrderType.MARKET or triggered:
         return Touch(bar.open, Liquidity.TAKER, at_open=True)
     if order.order_type is OrderType.LIMIT:
         limit = _required(order.limit_price, order, "limit_price")
         crosses_at_open = bar.open <= limit if buy else bar.open >= limit
-        if first_bar and crosses_at_open:
+        if crosses_at_open:
             return Touch(bar.open, Liquidity.TAKER, at_open=True)
+        if not may_rest:
+            return None
+        # The open is on the passive side of the limit, so the limit lies inside the
+        # range whenever the range reaches it: the maker price is one the bar traded at.
         reached = bar.low <= limit if buy else bar.high >= limit
         return Touch(limit, Liquidity.MAKER, at_open=False) if reached else None
     stop = _required(order.stop_price, order, "stop_price")

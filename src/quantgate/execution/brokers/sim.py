@@ -8,7 +8,9 @@ at bar granularity: an order not live before a bar closes waits for the next.
 
 Volume: all our orders in a symbol together take at most `participation_cap` of
 a bar's volume; what does not fit carries to the next bar (GTC) or is cancelled
-(IOC). Trade ids are `<venue>-<client_order_id>-<n>`: the same run gives the same ids.
+(IOC). An IOC order gets one chance, its first eligible bar, and only at that bar's
+open (see `matching`). Trade ids are `<venue>-<client_order_id>-<n>`: the same run
+gives the same ids.
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ class _Working:
     status: OrderStatus = OrderStatus.ACCEPTED
     filled: Decimal = Decimal(0)
     fills: list[Fill] = field(default_factory=list)
-    had_first_bar: bool = False
     triggered: bool = False
     reason: str | None = None
 
@@ -162,7 +163,6 @@ class SimulatedBroker(Broker):
         room = self._participation_cap * prices.volume
         for working in eligible:
             room -= self._match(working, bar, prices, market, room)
-            working.had_first_bar = True
             if working.time_in_force is TimeInForce.IOC and working.status not in TERMINAL_STATUSES:
                 working.status = OrderStatus.CANCELLED
                 working.reason = "ioc remainder cancelled"
@@ -184,7 +184,10 @@ class SimulatedBroker(Broker):
         """Fill what this bar allows; returns the quantity taken from the bar's volume."""
         order = working.order
         where = touch(
-            order, prices, first_bar=not working.had_first_bar, triggered=working.triggered
+            order,
+            prices,
+            may_rest=working.time_in_force is TimeInForce.GTC,
+            triggered=working.triggered,
         )
         if where is None:
             return ZERO

@@ -1,0 +1,82 @@
+"""TWAP slice sizes: as equal as the lot grid allows, summing exactly to the order.
+
+The lots a division leaves over go one each to the first slices; they used to pile up
+on the last slice (11 lots over 6 slices: five of 1 lot and a last of 6).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from exec_builders import DECISION_TIME, INSTRUMENT
+
+from quantgate.core import Horizon, Mode
+from quantgate.execution import ExecutionIntent, LongHorizonConfig, LongHorizonExec
+
+D = Decimal
+LOT = INSTRUMENT.lot_size  # 0.001
+
+
+def slice_sizes(target: Decimal, slices: int, min_notional: str = "0") -> list[Decimal]:
+    intent = ExecutionIntent(
+        scope="paper",
+        strategy="momentum",
+        instrument=INSTRUMENT,
+        current_quantity=D(0),
+        target_quantity=target,
+        decision_time=DECISION_TIME,
+        decision_price=D("100.00"),
+        horizon=Horizon.D1,
+        mode=Mode.PAPER,
+    )
+    policy = LongHorizonExec(LongHorizonConfig(slices=slices, min_notional=D(min_notional)))
+    return [child.order.quantity for child in policy.plan(intent).children]
+
+
+def in_lots(sizes: list[Decimal]) -> list[int]:
+    return [int(size / LOT) for size in sizes]
+
+
+@pytest.mark.parametrize(
+    ("lots", "slices", "expected"),
+    [
+        (11, 6, [2, 2, 2, 2, 2, 1]),
+        (7, 6, [2, 1, 1, 1, 1, 1]),
+        (47, 24, [2] * 23 + [1]),
+        (35, 6, [6] * 5 + [5]),
+        (12, 6, [2] * 6),
+        (3, 6, [1, 1, 1]),  # fewer lots than slices: one lot each
+    ],
+)
+def test_the_left_over_lots_are_spread_one_per_slice(
+    lots: int, slices: int, expected: list[int]
+) -> None:
+    assert in_lots(slice_sizes(lots * LOT, slices)) == expected
+
+
+def test_a_target_off_the_lot_grid_is_floored_then_spread() -> None:
+    # 0.0119 → 11 lots; the fraction of a lot is never traded.
+    assert in_lots(slice_sizes(D("0.0119"), 6)) == [2, 2, 2, 2, 2, 1]
+
+
+@pytest.mark.parametrize("slices", [1, 4, 6, 7, 24])
+def test_slices_sum_exactly_stay_on_the_grid_and_differ_by_at_most_a_lot(slices: int) -> None:
+    for lots in range(1, 400):
+        sizes = slice_sizes(lots * LOT, slices)
+        assert sum(sizes) == lots * LOT
+        assert len(sizes) == min(slices, lots)
+        assert all(size > 0 and size % LOT == 0 for size in sizes)
+        assert max(sizes) - min(sizes) <= LOT
+        assert sizes == sorted(sizes, reverse=True)  # the bigger slices go first
+
+
+def test_min_notional_still_sets_the_count_and_no_slice_falls_below_it() -> None:
+    # Notional 35 with a minimum of 10 → 3 slices; 350 lots / 3 = 116 r 2.
+    sizes = slice_sizes(D("0.35"), 6, min_notional="10")
+    assert sizes == [D("0.117"), D("0.117"), D("0.116")]
+    assert all(size * D("100.00") >= 10 for size in sizes)
+
+
+def test_the_same_intent_gives_the_same_slices() -> None:
+    assert slice_sizes(D("4.7"), 24) == slice_sizes(D("4.7"), 24)
