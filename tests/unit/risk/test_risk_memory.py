@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from risk_memory_inputs import allowed
+
 from quantgate.core import AssetClass, Bucket, Instrument, Order, OrderType, Side
 from quantgate.risk import RiskLimits
 from quantgate.risk.decision import Reservation
 from quantgate.risk.memory import (
-    AllowedDecision,
     AllowedHistory,
     Held,
     RiskMemory,
-    order_content,
 )
 
 D = Decimal
@@ -26,19 +26,6 @@ BTC = Instrument("BTCUSDT", "sim", AssetClass.CRYPTO_SPOT, Bucket.MAJORS, D("0.0
 def order(cid: str, quantity: str = "0.1", kind: OrderType = OrderType.MARKET) -> Order:
     price = D("40000") if kind is OrderType.LIMIT else None
     return Order(cid, "mom", BTC, Side.BUY, kind, D(quantity), T0, limit_price=price)
-
-
-def allowed(history: AllowedHistory, the_order: Order, at: datetime) -> None:
-    history.add(
-        AllowedDecision(
-            history.next_sequence,
-            the_order.client_order_id,
-            the_order.strategy,
-            the_order.instrument.symbol,
-            order_content(the_order),
-            at,
-        )
-    )
 
 
 def test_windows_count_decisions_strictly_after_their_start() -> None:

@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from risk_memory_inputs import allowed as allow
 
 from quantgate.core import AssetClass, Bucket, Instrument, Order, OrderType, Side
 from quantgate.risk import RiskLimits
-from quantgate.risk.memory import AllowedDecision, AllowedHistory, RiskMemory, order_content
+from quantgate.risk.memory import AllowedHistory, RiskMemory
 from quantgate.risk.memory import intent_part as intent_of
 
 D = Decimal
@@ -24,19 +25,6 @@ INTENT_B = "qg" + "b" * 27
 
 def order(cid: str, quantity: str = "0.02") -> Order:
     return Order(cid, "mom", BTC, Side.BUY, OrderType.LIMIT, D(quantity), T0, limit_price=D(40_200))
-
-
-def allow(history: AllowedHistory, the_order: Order, at: datetime) -> None:
-    history.add(
-        AllowedDecision(
-            history.next_sequence,
-            the_order.client_order_id,
-            the_order.strategy,
-            the_order.instrument.symbol,
-            order_content(the_order),
-            at,
-        )
-    )
 
 
 @pytest.mark.parametrize(
