@@ -528,7 +528,6 @@ class TradingLoop:
         fraction = self._capital_fraction
         floor = self._min_trade_weight * equity
         weights, held, pending = result.target_weights, self.state.held(), self.pending
-        open_orders = self.open_orders
         last_bars, instruments, targets = self.last_bars, self.instruments, self.targets
         exact_close, quantity = self._exact_close, self.state.quantity
         # The same for every intent of this decision.
@@ -544,9 +543,8 @@ class TradingLoop:
             # The position itself, not `held`: a flat one keeps its exponent (0.000).
             current = quantity(symbol)
             targets[symbol] = target
-            working = symbol in pending or (
-                bool(open_orders) and any(o.symbol == symbol for o in open_orders.values())
-            )
+            waiting = pending.get(symbol)
+            working = waiting is not None or self._has_open_orders(symbol)
             if target == current and not working:
                 continue
             if target != 0 and abs(target - current) * price < floor and not working:
@@ -563,14 +561,16 @@ class TradingLoop:
                 target,
                 at,
                 price,
-                horizons.get(symbol) or _waiting_horizon(pending.get(symbol), default_horizon),
+                # No signal for the symbol any more (its exit was a batch ago): the plan
+                # still carrying that exit out keeps its horizon (no 1d exit dumped at 1h).
+                horizons.get(symbol)
+                or (default_horizon if waiting is None else waiting.intent.horizon),
                 mode,
             )
             causes = caused_by.get(symbol)
             if causes is None:
                 # No signal for the symbol: a re-sizing, unless it re-plans children still
                 # waiting to carry out an earlier decision, whose causes they keep.
-                waiting = pending.get(symbol)
                 causes = () if waiting is None else waiting.causes
             self._plan(intent, self._market(symbol), causes)
 
@@ -578,8 +578,7 @@ class TradingLoop:
         self, intent: ExecutionIntent, market: MarketContext, causes: tuple[str, ...] = ()
     ) -> None:
         symbol = intent.instrument.symbol
-        open_orders = self.open_orders
-        if open_orders and any(order.symbol == symbol for order in open_orders.values()):
+        if self._has_open_orders(symbol):
             # A new target replaces the old one: what is still working toward it goes.
             began = perf_counter()
             self.gateway.cancel_open(strategy=intent.strategy, symbol=symbol)
@@ -603,6 +602,10 @@ class TradingLoop:
             self.pending[symbol] = PendingIntent(intent, market, causes)
         else:
             self.pending.pop(symbol, None)
+
+    def _has_open_orders(self, symbol: str) -> bool:
+        open_orders = self.open_orders
+        return bool(open_orders) and any(o.symbol == symbol for o in open_orders.values())
 
     def _market(self, symbol: str) -> MarketContext:
         market = self._markets.get(symbol)
@@ -686,12 +689,6 @@ def _exact_nonzero_weight(weight: float) -> Decimal:
 
 def _toward_zero(quantity: Decimal, lot: Decimal) -> Decimal:
     return (quantity / lot).to_integral_value(rounding=ROUND_DOWN) * lot
-
-
-def _waiting_horizon(waiting: PendingIntent | None, default: Horizon) -> Horizon:
-    """A symbol no signal speaks for any more (its exit was a batch ago) keeps the horizon
-    of the plan still carrying that exit out: a 1d exit is not dumped at 1h midway."""
-    return default if waiting is None else waiting.intent.horizon
 
 
 def _causes_by_symbol(batch: Sequence[Signal]) -> dict[str, tuple[str, ...]]:
