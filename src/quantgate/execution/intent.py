@@ -3,9 +3,7 @@
 The id is a hash of who wants what as of when (scope, strategy, symbol, side,
 target, decision time), then the slice. Re-planning the same decision after a crash
 or a retry therefore yields the same ids, and the outbox refuses to send an id twice.
-The slices of one intent share everything but the last characters, which is how the
-risk gate tells a plan's slices (the same order, by design) from a duplicate
-(`quantgate.risk.memory.intent_part` reads this layout).
+Its layout (intent, then slice) is in `quantgate.core.order_ids`.
 """
 
 from __future__ import annotations
@@ -18,17 +16,11 @@ from decimal import Decimal
 from quantgate.core.clock import LatestIsoformat, ensure_utc
 from quantgate.core.enums import Horizon, Mode, Side
 from quantgate.core.errors import ProgrammerError
+from quantgate.core.order_ids import client_order_id
 from quantgate.core.slots import slot_init, slot_setters
 from quantgate.core.types import Instrument, Order
 from quantgate.execution.brokers.base import TimeInForce
 from quantgate.execution.costs import CostBreakdown
-
-CLIENT_ORDER_ID_PREFIX = "qg"
-# 2 + 27 hexadecimal characters naming the intent + 3 naming the slice: 32 characters,
-# within every venue's limit (Binance allows 36, OKX 32) and alphanumeric (as OKX wants).
-INTENT_HASH_CHARS = 27
-SLICE_CHARS = 3
-MAX_SLICE_INDEX = 16**SLICE_CHARS - 1
 
 
 def _canonical_decimal(value: Decimal) -> str:
@@ -56,8 +48,6 @@ def derive_client_order_id(
 ) -> str:
     if decision_time.tzinfo is not UTC:  # (ensure_utc returns a UTC time as it is)
         decision_time = ensure_utc(decision_time, name="decision_time")
-    if not 0 <= slice_index <= MAX_SLICE_INDEX:
-        raise ProgrammerError(f"slice index {slice_index} outside 0..{MAX_SLICE_INDEX}")
     material = "|".join(
         (
             scope,
@@ -69,7 +59,7 @@ def derive_client_order_id(
         )
     )
     digest = hashlib.sha256(material.encode()).hexdigest()
-    return f"{CLIENT_ORDER_ID_PREFIX}{digest[:INTENT_HASH_CHARS]}{slice_index:0{SLICE_CHARS}x}"
+    return client_order_id(digest, slice_index)
 
 
 @dataclass(frozen=True, slots=True, init=False)

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from quantgate.core.enums import Bucket, OrderType, Side
+from quantgate.core.order_ids import intent_part
 from quantgate.core.types import Order
 from quantgate.risk.config import RiskLimits
 from quantgate.risk.decision import DailyAnchor, Reservation, RiskSnapshot
@@ -58,24 +59,6 @@ def content_key(
 ) -> ContentKey:
     own = price if order_type in _PRICED_TYPES else None
     return (strategy, symbol, side, order_type, quantity, own)
-
-
-# The execution layer's client order ids (`quantgate.execution.intent`): "qg", 27
-# characters naming the intent, 3 naming the slice. Spelt out here, not imported: the gate
-# and the execution package sit on one layer and do not import each other.
-_SLICED_ID_PREFIX = "qg"
-_SLICED_ID_LENGTH = 32
-_SLICE_CHARS = 3
-
-
-def intent_part(client_order_id: str) -> str | None:
-    """What names the order's intent in its id, shared by every slice of that intent; None
-    for an id of another layout, which has no siblings."""
-    if len(client_order_id) != _SLICED_ID_LENGTH or not client_order_id.startswith(
-        _SLICED_ID_PREFIX
-    ):
-        return None
-    return client_order_id[:-_SLICE_CHARS]
 
 
 def order_content(order: Order, quantity_text: str | None = None) -> ContentKey:

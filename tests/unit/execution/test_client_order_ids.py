@@ -10,9 +10,8 @@ import pytest
 from exec_builders import DECISION_TIME
 
 from quantgate.core import ProgrammerError, Side
+from quantgate.core.order_ids import MAX_SLICE_INDEX, intent_part
 from quantgate.execution import derive_client_order_id
-from quantgate.execution.intent import MAX_SLICE_INDEX
-from quantgate.risk.memory import intent_part
 
 D = Decimal
 

@@ -10,9 +10,9 @@ import pytest
 from risk_memory_inputs import allowed as allow
 
 from quantgate.core import AssetClass, Bucket, Instrument, Order, OrderType, Side
+from quantgate.core.order_ids import intent_part as intent_of
 from quantgate.risk import RiskLimits
 from quantgate.risk.memory import AllowedHistory, RiskMemory
-from quantgate.risk.memory import intent_part as intent_of
 
 D = Decimal
 T0 = datetime(2024, 3, 1, 10, tzinfo=UTC)
