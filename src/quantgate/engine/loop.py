@@ -43,7 +43,7 @@ from time import perf_counter
 from typing import Any
 
 from quantgate.core.clock import Clock
-from quantgate.core.enums import Horizon, Mode
+from quantgate.core.enums import Horizon, Mode, Side
 from quantgate.core.errors import ProgrammerError
 from quantgate.core.signals import Signal
 from quantgate.core.types import Bar, Fill, Instrument
@@ -124,6 +124,9 @@ class LoopStats:
     denials: Counter[str] = field(default_factory=Counter)
     allocation_fallbacks: int = 0
     last_fallback_reason: str | None = None
+    # Slices re-sized to carry an earlier slice's shortfall, and slices with nothing left.
+    slices_resized: int = 0
+    slices_dropped: int = 0
     risk_observations: int = 0
     daily_loss_latched: bool = False
     # Wall time spent in the gateway and the risk gate (the database side of orders).
@@ -140,6 +143,8 @@ class LoopStats:
             "denials": dict(sorted(self.denials.items())),
             "allocation_fallbacks": self.allocation_fallbacks,
             "last_fallback_reason": self.last_fallback_reason,
+            "slices_resized": self.slices_resized,
+            "slices_dropped": self.slices_dropped,
             "risk_observations": self.risk_observations,
             "daily_loss_latched": self.daily_loss_latched,
             "order_path_seconds": self.order_path_seconds,
@@ -157,6 +162,8 @@ class LoopStats:
             denials=Counter(payload["denials"]),
             allocation_fallbacks=int(payload["allocation_fallbacks"]),
             last_fallback_reason=payload["last_fallback_reason"],
+            slices_resized=int(payload.get("slices_resized", 0)),
+            slices_dropped=int(payload.get("slices_dropped", 0)),
             risk_observations=int(payload["risk_observations"]),
             daily_loss_latched=bool(payload["daily_loss_latched"]),
             order_path_seconds=float(payload.get("order_path_seconds", 0.0)),
@@ -620,6 +627,8 @@ class TradingLoop:
 
     def _release(self, at: datetime) -> None:
         due = self.schedule.due(at, order=self._submission_order)
+        if due and any(child.slice_count > 1 for child in due):
+            due = self._catch_up(due)
         if due:
             self._tell_anchor()
             equity = self.exact_equity()
@@ -650,6 +659,51 @@ class TradingLoop:
                     order_causes.pop(child.client_order_id, None)
         waiting = {child.order.instrument.symbol for child in self.schedule.pending()}
         self.pending = {s: p for s, p in self.pending.items() if s in waiting}
+
+    def _catch_up(self, due: list[ChildOrder]) -> list[ChildOrder]:
+        """Slices of a multi-slice plan as its policy sends them, given what the plan still
+        has to trade: its target less the position and the symbol's open orders (all of them
+        the plan's own: a new plan cancels what worked toward the old target) and less the
+        slices released before them now. Earlier slices are settled by now: an expired
+        passive slice was cancelled and a missed IOC slice reported before this release."""
+        waiting = Counter(child.order.instrument.symbol for child in self.schedule.pending())
+        due_left = Counter(c.order.instrument.symbol for c in due if c.slice_count > 1)
+        released_now: dict[str, Decimal] = {}
+        open_quantity: dict[str, Decimal] = {}
+        for order in self.open_orders.values():
+            open_quantity[order.symbol] = open_quantity.get(order.symbol, ZERO) + order.remaining
+        sent: list[ChildOrder] = []
+        for child in due:
+            symbol = child.order.instrument.symbol
+            waiting_plan = self.pending.get(symbol)
+            intent = None if waiting_plan is None else waiting_plan.intent
+            if (
+                child.slice_count == 1
+                or waiting_plan is None
+                or intent is None
+                or child.decision_time != intent.decision_time
+                or child.target_quantity != intent.target_quantity
+            ):
+                sent.append(child)  # not a slice of the plan the loop tracks
+                continue
+            to_target = intent.target_quantity - self.state.quantity(symbol)
+            if intent.side is not Side.BUY:
+                to_target = -to_target
+            working = open_quantity.get(symbol, ZERO) + released_now.get(symbol, ZERO)
+            slices_left = waiting[symbol] + due_left[symbol]
+            due_left[symbol] -= 1
+            resized = self.policies.catch_up(
+                child, intent, to_target - working, slices_left, waiting_plan.market
+            )
+            if resized is None:
+                self.stats.slices_dropped += 1
+                self.order_causes.pop(child.client_order_id, None)
+                continue
+            if resized is not child:
+                self.stats.slices_resized += 1
+            released_now[symbol] = released_now.get(symbol, ZERO) + resized.order.quantity
+            sent.append(resized)
+        return sent
 
     @staticmethod
     def _submission_order(child: ChildOrder) -> tuple[datetime, str, int]:

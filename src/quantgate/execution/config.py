@@ -101,6 +101,11 @@ class LongHorizonConfig(ComponentConfig):
     # next slice is due.
     passive_offset_bps: float = Field(5.0, ge=0.0)
     min_notional: Decimal = Field(Decimal(10), ge=0)
+    # A slice that traded short (a passive slice that expired, an IOC slice that missed
+    # or met the participation cap) leaves what it missed to the slices after it: each
+    # slice, when it is due, takes its share of what the plan still has to trade, the
+    # last one all of it. Off: every slice keeps its planned size and the plan ends short.
+    carry_shortfall: bool = True
 
 
 class CircuitBreakerConfig(ComponentConfig):

@@ -5,7 +5,9 @@ take liquidity at once with one marketable IOC order. Long horizons (1d, 7d)
 can spread the trade over a window to pay less impact: TWAP slices (marketable
 IOC each) or passive limit slices that rest until the next slice is due.
 Every limit is bounded by the decision price, so a runaway market leaves a slice
-unfilled instead of filling it anywhere.
+unfilled instead of filling it anywhere. A slice that traded short leaves what it
+missed to the slices after it (`LongHorizonConfig.carry_shortfall`): when due, each
+slice is re-sized to its share of what the plan still has to trade (`catch_up`).
 
 The slices of one plan are equal orders under ids that share the intent's part (see
 `quantgate.execution.intent`), so the risk gate does not take them for duplicates. Each
@@ -17,6 +19,7 @@ day than that, with the strategy's other orders, disable the strategy part-way.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
@@ -63,6 +66,20 @@ class ExecutionPolicy(ABC):
         return self.cost_model.estimate(
             intent.side, quantity, intent.decision_price, market, liquidity=liquidity
         )
+
+    def catch_up(
+        self,
+        child: ChildOrder,
+        intent: ExecutionIntent,
+        outstanding: Decimal,
+        slices_left: int,
+        market: MarketContext | None = None,
+    ) -> ChildOrder | None:
+        """The due `child` of `intent`'s plan as it should go out, given what the plan
+        still has to trade (`outstanding`: toward the target, less what is open) over
+        `slices_left` slices, this one included; None to send nothing. This policy's
+        children go out as planned."""
+        return child
 
 
 class ShortHorizonExec(ExecutionPolicy):
@@ -143,6 +160,33 @@ class LongHorizonExec(ExecutionPolicy):
             )
         return ExecutionPlan(intent, self.name, tuple(children))
 
+    def catch_up(
+        self,
+        child: ChildOrder,
+        intent: ExecutionIntent,
+        outstanding: Decimal,
+        slices_left: int,
+        market: MarketContext | None = None,
+    ) -> ChildOrder | None:
+        """With `carry_shortfall`, the slice's share of what is still to trade: that over the
+        slices left, up to the lot (the same sizes as planned when every slice filled; the
+        lots a short slice missed spread over the ones after it, the last taking the rest).
+        None when nothing is left, or too little to clear `min_notional`."""
+        if not self.config.carry_shortfall or child.slice_count == 1:
+            return child
+        lot = intent.instrument.lot_size
+        share = min(floor_to_lot(outstanding, lot), ceil_to_lot(outstanding / slices_left, lot))
+        if share <= 0 or share * intent.decision_price < self.config.min_notional:
+            return None
+        if share == child.order.quantity:
+            return child
+        liquidity = Liquidity.MAKER if self.config.style == "passive" else Liquidity.TAKER
+        return replace(
+            child,
+            order=replace(child.order, quantity=share),
+            estimate=self._estimate(intent, share, liquidity, market),
+        )
+
     def _slice_quantities(self, total: Decimal, lot: Decimal, price: Decimal) -> list[Decimal]:
         """Lot-sized slices as equal as the lot allows, fewer when a slice would fall below a
         lot or min notional. The lots left over by the division go one each to the first
@@ -176,6 +220,22 @@ class PolicyBook:
 
     def plan(self, intent: ExecutionIntent, market: MarketContext | None = None) -> ExecutionPlan:
         return self.for_horizon(intent.horizon).plan(intent, market)
+
+    def catch_up(
+        self,
+        child: ChildOrder,
+        intent: ExecutionIntent,
+        outstanding: Decimal,
+        slices_left: int,
+        market: MarketContext | None = None,
+    ) -> ChildOrder | None:
+        """The due child as the policy that planned it sends it (see ExecutionPolicy)."""
+        policy = self.for_horizon(intent.horizon)
+        return policy.catch_up(child, intent, outstanding, slices_left, market)
+
+
+def ceil_to_lot(quantity: Decimal, lot: Decimal) -> Decimal:
+    return (quantity / lot).to_integral_value(rounding=ROUND_CEILING) * lot
 
 
 def bounded_limit(intent: ExecutionIntent, max_slippage_bps: float) -> Decimal:

@@ -80,3 +80,49 @@ def test_min_notional_still_sets_the_count_and_no_slice_falls_below_it() -> None
 
 def test_the_same_intent_gives_the_same_slices() -> None:
     assert slice_sizes(D("4.7"), 24) == slice_sizes(D("4.7"), 24)
+
+
+def _intent(target: Decimal) -> ExecutionIntent:
+    return ExecutionIntent(
+        scope="paper",
+        strategy="momentum",
+        instrument=INSTRUMENT,
+        current_quantity=D(0),
+        target_quantity=target,
+        decision_time=DECISION_TIME,
+        decision_price=D("100.00"),
+        horizon=Horizon.D1,
+        mode=Mode.PAPER,
+    )
+
+
+@pytest.mark.parametrize(("lots", "slices"), [(11, 6), (7, 6), (47, 24), (35, 6), (3, 6), (1, 1)])
+def test_catching_up_after_full_fills_sends_the_planned_sizes(lots: int, slices: int) -> None:
+    """Carrying the shortfall changes nothing while every slice fills: each slice's share
+    of what is left (rounded up to the lot) is the size the plan gave it."""
+    intent = _intent(lots * LOT)
+    policy = LongHorizonExec(LongHorizonConfig(slices=slices, min_notional=D(0)))
+    children = policy.plan(intent).children
+    outstanding = intent.target_quantity
+    for index, child in enumerate(children):
+        sent = policy.catch_up(child, intent, outstanding, len(children) - index)
+        assert sent is child
+        outstanding -= child.order.quantity
+    assert outstanding == 0
+
+
+def test_a_slice_with_nothing_left_to_trade_is_not_sent() -> None:
+    intent = _intent(12 * LOT)
+    policy = LongHorizonExec(LongHorizonConfig(slices=6, min_notional=D(0)))
+    child = policy.plan(intent).children[3]  # 2 lots, as all six
+    assert policy.catch_up(child, intent, D(0), 3) is None
+    # 4 lots over 3 slices: 2 lots, 0.2 of notional: under a 0.5 floor, not sent.
+    floored = LongHorizonExec(LongHorizonConfig(slices=6, min_notional=D("0.5")))
+    assert floored.catch_up(child, intent, 4 * LOT, 3) is None
+    assert policy.catch_up(child, intent, 4 * LOT, 3) is child
+    # 18 lots left over 3 slices: 6 lots each, more than the 2 planned.
+    resized = policy.catch_up(child, intent, 18 * LOT, 3)
+    assert resized is not None
+    assert resized.order.quantity == 6 * LOT
+    assert resized.client_order_id == child.client_order_id
+    assert resized.slice_index == child.slice_index
