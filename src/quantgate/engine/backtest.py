@@ -59,6 +59,7 @@ from quantgate.engine.metrics import curve_figures, trade_figures
 from quantgate.engine.portfolio_state import PortfolioState, price_decimal
 from quantgate.engine.provenance import git_dirty, git_sha
 from quantgate.engine.sim_broker import FastSimulatedBroker
+from quantgate.engine.slice_room import slice_room_error
 from quantgate.execution.config import (
     CostModelConfig,
     GatewayConfig,
@@ -193,6 +194,9 @@ class BacktestConfig(ComponentConfig):
                 "backtest does not feed: add them to the symbols (--symbols) or change the "
                 "strategy's own symbols or pairs"
             )
+        room_error = None if self.risk is None else slice_room_error(self.long_horizon, self.risk)
+        if room_error is not None:
+            raise ValueError(room_error)
         if self.strategy == "ml_signal" and not self.predictions:
             raise ValueError(
                 "ml_signal trades model predictions: give a predictions Parquet file "

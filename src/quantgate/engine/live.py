@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, model_validator
 from sqlalchemy import Engine
 
 from quantgate.config.base import ComponentConfig
@@ -44,6 +44,7 @@ from quantgate.engine.loop import TradingLoop
 from quantgate.engine.portfolio_state import PortfolioState
 from quantgate.engine.ports import MarketEvent, MarketFeed
 from quantgate.engine.sim_broker import FastSimulatedBroker
+from quantgate.engine.slice_room import slice_room_error
 from quantgate.execution.brokers.base import Broker
 from quantgate.execution.config import (
     CostModelConfig,
@@ -80,6 +81,13 @@ class SessionConfig(ComponentConfig):
     risk: RiskLimits = Field(default_factory=RiskLimits)
     instruments: InstrumentsConfig = Field(default_factory=InstrumentsConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+
+    @model_validator(mode="after")
+    def _slices_fit_the_throttle(self) -> SessionConfig:
+        room_error = slice_room_error(self.long_horizon, self.risk)
+        if room_error is not None:
+            raise ValueError(room_error)
+        return self
 
     @property
     def scope(self) -> str:

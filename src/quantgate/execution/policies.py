@@ -12,8 +12,9 @@ slice is re-sized to its share of what the plan still has to trade (`catch_up`).
 The slices of one plan are equal orders under ids that share the intent's part (see
 `quantgate.execution.intent`), so the risk gate does not take them for duplicates. Each
 slice is an order all the same to the gate's repeated-execution throttle
-(`RiskLimits.max_executions_per_strategy_symbol`, 50 a day by default): more slices a
-day than that, with the strategy's other orders, disable the strategy part-way.
+(`RiskLimits.max_executions_per_strategy_symbol`, 50 a day by default): a config whose
+plan alone would reach it is refused when read (`quantgate.engine.slice_room`); near it,
+the strategy's other orders can still disable the strategy part-way.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ class RiskLimits(ComponentConfig):
     # the strategy is looping: it is disabled until a person re-enables it, and counted
     # from the re-enabling on. Every order counts, each slice of a long-horizon plan too:
     # LongHorizonConfig.slices (up to 500) over its window_seconds must leave room for
-    # them within execution_window_seconds, or the plan disables its strategy part-way.
+    # them within execution_window_seconds: a config where one plan alone reaches the
+    # limit is refused when it is read (quantgate.engine.slice_room).
     max_executions_per_strategy_symbol: int = Field(50, ge=1)
     execution_window_seconds: float = Field(86_400.0, gt=0.0)
 
