@@ -665,7 +665,10 @@ class TradingLoop:
         has to trade: its target less the position and the symbol's open orders (all of them
         the plan's own: a new plan cancels what worked toward the old target) and less the
         slices released before them now. Earlier slices are settled by now: an expired
-        passive slice was cancelled and a missed IOC slice reported before this release."""
+        passive slice was cancelled and a missed IOC slice reported before this release.
+        No slice is carried past the gate's per-order limits (notional at the higher of its
+        limit and the close, quantity): denied, it would fill nothing and pass it all on."""
+        limits = self.gate.limits
         waiting = Counter(child.order.instrument.symbol for child in self.schedule.pending())
         due_left = Counter(c.order.instrument.symbol for c in due if c.slice_count > 1)
         released_now: dict[str, Decimal] = {}
@@ -692,8 +695,14 @@ class TradingLoop:
             working = open_quantity.get(symbol, ZERO) + released_now.get(symbol, ZERO)
             slices_left = waiting[symbol] + due_left[symbol]
             due_left[symbol] -= 1
+            close = self._exact_close(symbol)
+            price = max(child.order.limit_price or close, close)
+            largest = limits.max_order_notional / price
+            quantity_limit = limits.order_quantity_limit(symbol)
+            if quantity_limit is not None:
+                largest = min(largest, quantity_limit)
             resized = self.policies.catch_up(
-                child, intent, to_target - working, slices_left, waiting_plan.market
+                child, intent, to_target - working, slices_left, waiting_plan.market, largest
             )
             if resized is None:
                 self.stats.slices_dropped += 1

@@ -75,11 +75,13 @@ class ExecutionPolicy(ABC):
         outstanding: Decimal,
         slices_left: int,
         market: MarketContext | None = None,
+        largest: Decimal | None = None,
     ) -> ChildOrder | None:
         """The due `child` of `intent`'s plan as it should go out, given what the plan
         still has to trade (`outstanding`: toward the target, less what is open) over
-        `slices_left` slices, this one included; None to send nothing. This policy's
-        children go out as planned."""
+        `slices_left` slices, this one included, and the `largest` quantity one order may
+        have (None: no limit); None to send nothing. This policy's children go out as
+        planned."""
         return child
 
 
@@ -168,16 +170,22 @@ class LongHorizonExec(ExecutionPolicy):
         outstanding: Decimal,
         slices_left: int,
         market: MarketContext | None = None,
+        largest: Decimal | None = None,
     ) -> ChildOrder | None:
         """With `carry_shortfall`, the slice's share of what is still to trade: that over the
         slices left, up to the lot (the same sizes as planned when every slice filled; the
         lots a short slice missed spread over the ones after it, the last taking the rest).
-        None when nothing is left, or too little to clear `min_notional`."""
+        A share carried past the planned size stops at `largest` (an order the risk gate
+        would deny for its size fills nothing; what it leaves goes to the slices after it).
+        None when nothing is left, or too little to clear `min_notional` by more than a
+        lot (a planned slice, floored to the lot, may fall up to a lot short of it)."""
         if not self.config.carry_shortfall or child.slice_count == 1:
             return child
         lot = intent.instrument.lot_size
         share = min(floor_to_lot(outstanding, lot), ceil_to_lot(outstanding / slices_left, lot))
-        if share <= 0 or share * intent.decision_price < self.config.min_notional:
+        if largest is not None:
+            share = min(share, max(child.order.quantity, floor_to_lot(largest, lot)))
+        if share <= 0 or (share + lot) * intent.decision_price <= self.config.min_notional:
             return None
         if share == child.order.quantity:
             return child
@@ -229,10 +237,11 @@ class PolicyBook:
         outstanding: Decimal,
         slices_left: int,
         market: MarketContext | None = None,
+        largest: Decimal | None = None,
     ) -> ChildOrder | None:
         """The due child as the policy that planned it sends it (see ExecutionPolicy)."""
         policy = self.for_horizon(intent.horizon)
-        return policy.catch_up(child, intent, outstanding, slices_left, market)
+        return policy.catch_up(child, intent, outstanding, slices_left, market, largest)
 
 
 def ceil_to_lot(quantity: Decimal, lot: Decimal) -> Decimal:
