@@ -97,6 +97,7 @@ class OpenOrder:
     symbol: str
     remaining: Decimal
     expires_at: datetime | None
+    side: Side
 
 
 @dataclass
@@ -401,7 +402,9 @@ class TradingLoop:
     def _refresh_open_orders(self) -> None:
         began = perf_counter()
         self.open_orders = {
-            order.client_order_id: OpenOrder(order.symbol, order.remaining, order.expires_at)
+            order.client_order_id: OpenOrder(
+                order.symbol, order.remaining, order.expires_at, order.side
+            )
             for order in self.gateway.open_orders()
         }
         self.stats.order_path_seconds += perf_counter() - began
@@ -650,7 +653,7 @@ class TradingLoop:
                 if status in (SubmitStatus.SENT, SubmitStatus.IN_FLIGHT):
                     order = child.order
                     open_orders[child.client_order_id] = OpenOrder(
-                        order.instrument.symbol, order.quantity, child.expires_at
+                        order.instrument.symbol, order.quantity, child.expires_at, order.side
                     )
                 elif status is SubmitStatus.DENIED:
                     reason = result.deny_reason.value if result.deny_reason else "denied"
@@ -662,8 +665,8 @@ class TradingLoop:
 
     def _catch_up(self, due: list[ChildOrder]) -> list[ChildOrder]:
         """Slices of a multi-slice plan as its policy sends them, given what the plan still
-        has to trade: its target less the position and the symbol's open orders (all of them
-        the plan's own: a new plan cancels what worked toward the old target) and less the
+        has to trade: its target less the position and the symbol's open orders on the
+        plan's side (its own; an earlier plan's that a cancel has not taken off yet) and the
         slices released before them now. Earlier slices are settled by now: an expired
         passive slice was cancelled and a missed IOC slice reported before this release.
         No slice is carried past the gate's per-order limits (notional at the higher of its
@@ -672,9 +675,12 @@ class TradingLoop:
         waiting = Counter(child.order.instrument.symbol for child in self.schedule.pending())
         due_left = Counter(c.order.instrument.symbol for c in due if c.slice_count > 1)
         released_now: dict[str, Decimal] = {}
-        open_quantity: dict[str, Decimal] = {}
+        # Per symbol and side: an order of an earlier plan that its cancel has not taken off
+        # yet (in flight, say) may still work the other way.
+        open_quantity: dict[tuple[str, Side], Decimal] = {}
         for order in self.open_orders.values():
-            open_quantity[order.symbol] = open_quantity.get(order.symbol, ZERO) + order.remaining
+            key = (order.symbol, order.side)
+            open_quantity[key] = open_quantity.get(key, ZERO) + order.remaining
         sent: list[ChildOrder] = []
         for child in due:
             symbol = child.order.instrument.symbol
@@ -692,7 +698,11 @@ class TradingLoop:
             to_target = intent.target_quantity - self.state.quantity(symbol)
             if intent.side is not Side.BUY:
                 to_target = -to_target
-            working = open_quantity.get(symbol, ZERO) + released_now.get(symbol, ZERO)
+            # What works toward the target counts as if it fills; what works against it as if
+            # it does not (should it fill, the later slices see it in the position): either
+            # way no slice takes the position past the target.
+            working = open_quantity.get((symbol, intent.side), ZERO)
+            working += released_now.get(symbol, ZERO)
             slices_left = waiting[symbol] + due_left[symbol]
             due_left[symbol] -= 1
             close = self._exact_close(symbol)

@@ -478,3 +478,46 @@ def test_the_position_never_passes_a_plans_target_on_thin_and_jumpy_bars(tmp_pat
         assert plans > 20 and filled > 40  # many plans, most re-aimed before they ended
         assert result.metrics["engine"]["slices_resized"] > 5
         assert _passes_a_target(result.path) == []
+
+
+def test_an_exit_is_not_held_back_by_a_buy_of_unknown_outcome(tmp_path: Path) -> None:
+    # AAA enters at bar 4 and exits at bar 9 (100 after 110). The fifth buy slice's send
+    # fails without an answer and the venue cannot be asked about it all run: in flight.
+    # The exit sells what is held (30.304, four slices of 7.576); the buy in limbo works
+    # against the exit, so it counts as if it will not fill (were it to, the later slices
+    # would see it in the position). It used to count as working toward the exit: the
+    # plan sold 7.576 less and ended long.
+    closes = [100.0] * 4 + [110.0] * 5 + [100.0] * 15
+    backtest = Backtest.create(
+        config(["AAA"], params=LONG_ONLY, long_horizon={"slices": 6}),
+        runs_root(tmp_path),
+        feed=FrameBarFeed(frame(bars("AAA", closes))),
+    )
+    loop = backtest.build(resume=False)
+    broker = loop.broker
+    real_submit, real_query = broker.submit, broker.query
+    submitted: list[str] = []
+
+    def flaky_submit(order: Any, *, time_in_force: Any) -> Any:
+        submitted.append(order.client_order_id)
+        if len(submitted) == 5:
+            raise RuntimeError("connection reset before the answer")
+        return real_submit(order, time_in_force=time_in_force)
+
+    def unreachable_query(client_order_id: str) -> Any:
+        if client_order_id == submitted[4]:
+            raise TemporaryError("venue unreachable")
+        return real_query(client_order_id)
+
+    broker.submit = flaky_submit  # type: ignore[method-assign]
+    broker.query = unreachable_query  # type: ignore[method-assign]
+    loop.run()
+    loop.gateway.commit()
+
+    orders = _orders(backtest.run_dir)
+    buys = [(q, f, status) for side, q, f, status, _ in orders if side == "buy"]
+    assert buys == [(D("7.576"), D("7.576"), "filled")] * 4 + [(D("7.575"), 0, "in_flight")]
+    sold = [f for side, _, f, _, _ in orders if side == "sell"]
+    assert sum(sold) == 4 * D("7.576")
+    assert loop.state.quantity("AAA") == 0
+    assert _passes_a_target(backtest.run_dir) == []
