@@ -671,7 +671,6 @@ class TradingLoop:
         passive slice was cancelled and a missed IOC slice reported before this release.
         No slice is carried past the gate's per-order limits (notional at the higher of its
         limit and the close, quantity): denied, it would fill nothing and pass it all on."""
-        limits = self.gate.limits
         waiting = Counter(child.order.instrument.symbol for child in self.schedule.pending())
         due_left = Counter(c.order.instrument.symbol for c in due if c.slice_count > 1)
         released_now: dict[str, Decimal] = {}
@@ -705,14 +704,13 @@ class TradingLoop:
             working += released_now.get(symbol, ZERO)
             slices_left = waiting[symbol] + due_left[symbol]
             due_left[symbol] -= 1
-            close = self._exact_close(symbol)
-            price = max(child.order.limit_price or close, close)
-            largest = limits.max_order_notional / price
-            quantity_limit = limits.order_quantity_limit(symbol)
-            if quantity_limit is not None:
-                largest = min(largest, quantity_limit)
             resized = self.policies.catch_up(
-                child, intent, to_target - working, slices_left, waiting_plan.market, largest
+                child,
+                intent,
+                to_target - working,
+                slices_left,
+                waiting_plan.market,
+                self._largest_order(child),
             )
             if resized is None:
                 self.stats.slices_dropped += 1
@@ -723,6 +721,15 @@ class TradingLoop:
             released_now[symbol] = released_now.get(symbol, ZERO) + resized.order.quantity
             sent.append(resized)
         return sent
+
+    def _largest_order(self, child: ChildOrder) -> Decimal:
+        """The largest quantity of the child the gate's per-order limits allow, its notional
+        taken at the higher of its limit and the close (never below the gate's price)."""
+        limits, symbol = self.gate.limits, child.order.instrument.symbol
+        close = self._exact_close(symbol)
+        largest = limits.max_order_notional / max(child.order.limit_price or close, close)
+        quantity_limit = limits.order_quantity_limit(symbol)
+        return largest if quantity_limit is None else min(largest, quantity_limit)
 
     @staticmethod
     def _submission_order(child: ChildOrder) -> tuple[datetime, str, int]:
