@@ -48,6 +48,7 @@ from typing import Any
 
 import polars as pl
 import structlog
+from machine_load import CpuWatch
 
 from quantgate.adapters.sim import SyntheticMarketConfig, SyntheticMarketSource
 from quantgate.engine.backtest import Backtest, BacktestConfig, runs_root
@@ -433,6 +434,7 @@ def main() -> None:
         "nautilus_trader": run_nautilus,
     }
     runs: dict[str, list[dict[str, Any]]] = {"idle": [], "ours": []}
+    watch = CpuWatch()
     for _ in range(args.repeat):
         runs["idle"].append(run_ours(frame, entry=1e9, exit_=0.0))
         runs["ours"].append(run_ours(frame, entry=ENTRY, exit_=EXIT))
@@ -485,6 +487,7 @@ def main() -> None:
             f"loop alone {rate(idle) / competitor:.2f}x"
         )
     print("targets: >= 150,000 bars/s and >= 10x backtrader (reported, not asserted)")
+    print(watch.verdict())
 
 
 if __name__ == "__main__":

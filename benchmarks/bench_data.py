@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+from machine_load import CpuWatch
 
 from quantgate.adapters.sim import SyntheticMarketConfig, SyntheticMarketSource
 from quantgate.data.audit import AuditRequest, run_audit
@@ -37,6 +38,7 @@ def timed(label: str, action):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    watch = CpuWatch()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     config = SyntheticMarketConfig(end=end)
     source = SyntheticMarketSource(config)
@@ -86,6 +88,7 @@ def main() -> None:
     print(f"audited bars           {report['summary']['present_bars']:12,}")
     print(f"generation rate        {rows / generate_s:12,.0f} bars/s")
     print(f"peak RSS               {peak_rss_mib():12.0f} MiB")
+    print(watch.verdict())
     sys.exit(0)
 
 
