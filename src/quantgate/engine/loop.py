@@ -684,16 +684,15 @@ class TradingLoop:
         for child in due:
             symbol = child.order.instrument.symbol
             waiting_plan = self.pending.get(symbol)
-            intent = None if waiting_plan is None else waiting_plan.intent
             if (
                 child.slice_count == 1
                 or waiting_plan is None
-                or intent is None
-                or child.decision_time != intent.decision_time
-                or child.target_quantity != intent.target_quantity
+                or child.decision_time != waiting_plan.intent.decision_time
+                or child.target_quantity != waiting_plan.intent.target_quantity
             ):
                 sent.append(child)  # not a slice of the plan the loop tracks
                 continue
+            intent = waiting_plan.intent
             to_target = intent.target_quantity - self.state.quantity(symbol)
             if intent.side is not Side.BUY:
                 to_target = -to_target

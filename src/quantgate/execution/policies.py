@@ -28,7 +28,7 @@ from functools import lru_cache
 from quantgate.core.enums import Horizon, OrderType, Side
 from quantgate.core.types import Order
 from quantgate.execution.brokers.base import TimeInForce
-from quantgate.execution.brokers.matching import floor_to_lot
+from quantgate.execution.brokers.matching import ceil_to_lot, floor_to_lot
 from quantgate.execution.config import LongHorizonConfig, ShortHorizonConfig
 from quantgate.execution.costs import (
     BPS,
@@ -242,10 +242,6 @@ class PolicyBook:
         """The due child as the policy that planned it sends it (see ExecutionPolicy)."""
         policy = self.for_horizon(intent.horizon)
         return policy.catch_up(child, intent, outstanding, slices_left, market, largest)
-
-
-def ceil_to_lot(quantity: Decimal, lot: Decimal) -> Decimal:
-    return (quantity / lot).to_integral_value(rounding=ROUND_CEILING) * lot
 
 
 def bounded_limit(intent: ExecutionIntent, max_slippage_bps: float) -> Decimal:

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from quantgate.core import AssetClass, Bucket, Instrument
+from quantgate.core import AssetClass, Bucket, Horizon, Instrument, Mode
 from quantgate.engine.backtest import (
     EQUITY_FILE,
     METRICS_FILE,
@@ -22,8 +22,17 @@ from quantgate.engine.backtest import (
     run_backtest,
 )
 from quantgate.engine.feeds import FrameBarFeed
+from quantgate.execution import ExecutionIntent
 
 HOUR = timedelta(hours=1)
+# The builders' momentum (lookback 2, long only) with 1d signals: a long-horizon plan.
+MOMENTUM_1D: dict[str, Any] = {
+    "lookback": 2,
+    "entry_threshold": 0.05,
+    "exit_threshold": 0.0,
+    "allow_short": False,
+    "horizon": "1d",
+}
 PUBLICATION = timedelta(seconds=5)
 START = datetime(2024, 3, 1, tzinfo=UTC)
 D = Decimal
@@ -120,6 +129,21 @@ def run(home: Path, bar_frame: pl.DataFrame, backtest: BacktestConfig) -> Run:
         pl.read_parquet(result.run_dir / TRADES_FILE),
         pl.read_parquet(result.run_dir / EQUITY_FILE),
         read_json(result.run_dir / METRICS_FILE),
+    )
+
+
+def buy_intent(target: Decimal, price: Decimal, symbol: str = "AAA") -> ExecutionIntent:
+    """A 1d paper intent from flat to `target`, decided at `price` at START."""
+    return ExecutionIntent(
+        scope="paper",
+        strategy="momentum",
+        instrument=sim_instrument(symbol),
+        current_quantity=D(0),
+        target_quantity=target,
+        decision_time=START,
+        decision_price=price,
+        horizon=Horizon.D1,
+        mode=Mode.PAPER,
     )
 
 

@@ -7,15 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from engine_builders import bars, config, frame, run
-
-MOMENTUM_1D = {
-    "lookback": 2,
-    "entry_threshold": 0.05,
-    "exit_threshold": 0.0,
-    "allow_short": False,
-    "horizon": "1d",
-}
+from engine_builders import MOMENTUM_1D, bars, config, frame, run
 
 
 def test_a_small_change_of_target_still_re_aims_the_running_plan(tmp_path: Path) -> None:

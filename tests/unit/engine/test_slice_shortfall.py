@@ -9,15 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from engine_builders import bars, config, frame, run
+from engine_builders import MOMENTUM_1D, bars, config, frame, run
 
-MOMENTUM_1D = {
-    "lookback": 2,
-    "entry_threshold": 0.05,
-    "exit_threshold": 0.0,
-    "allow_short": False,
-    "horizon": "1d",
-}
 # AAA enters at bar 4's close (110): 10,000 × 0.5 / 110 = 45.454 after the lot. Six
 # passive slices (one an hour, each resting at 109.94 until the next is due) meet bars
 # 5..10; the closes stay at 110, and only bars 8, 9 and 10 open down at 109.

@@ -19,9 +19,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-from engine_builders import START, bars, config, frame, run, sim_instrument
+from engine_builders import MOMENTUM_1D, bars, buy_intent, config, frame, run
 
-from quantgate.core import Horizon, Mode
 from quantgate.core.errors import TemporaryError
 from quantgate.engine.backtest import (
     METRICS_FILE,
@@ -33,18 +32,11 @@ from quantgate.engine.backtest import (
     runs_root,
 )
 from quantgate.engine.feeds import FrameBarFeed
-from quantgate.execution import ExecutionIntent, LongHorizonConfig, LongHorizonExec
+from quantgate.execution import LongHorizonConfig, LongHorizonExec
 from quantgate.risk.config import RiskLimits
 
 D = Decimal
 
-LONG_ONLY = {
-    "lookback": 2,
-    "entry_threshold": 0.05,
-    "exit_threshold": 0.0,
-    "allow_short": False,
-    "horizon": "1d",
-}
 # AAA enters at bar 4's close (110): 10,000 × 0.5 / 110 = 45.454 after the lot, bought
 # in slices of 7.576 (four) and 7.575 (two) at 05:00:05 .. 10:00:05, each meeting the
 # open of bars 5 .. 10. A buy slice's bound is 110.55: an open of 111 misses it.
@@ -107,7 +99,7 @@ def test_an_exit_whose_first_sell_slices_missed_still_ends_flat(
     closes = [*ENTRY[:16], *[105.0] * 12]
     opens = _opens(closes, b17=103.0, b18=103.0)
     backtest = config(
-        ["AAA"], params=LONG_ONLY, long_horizon={"slices": 6, "carry_shortfall": carry}
+        ["AAA"], params=MOMENTUM_1D, long_horizon={"slices": 6, "carry_shortfall": carry}
     )
     result = run(tmp_path, frame(bars("AAA", closes, opens=opens)), backtest)
     sells = [(q, f) for side, q, f, _, _ in _orders(result.path) if side == "sell"]
@@ -132,7 +124,7 @@ def test_a_short_to_long_plan_crossing_zero_reaches_its_target_and_not_past_it(
     # Its slices are bounded at 100.50: bars 17, 18 and 20 open at 103 and miss them.
     closes = [100.0] * 4 + [90.0] * 12 + [100.0] * 12
     opens = _opens(closes, b17=103.0, b18=103.0, b20=103.0)
-    params = {**LONG_ONLY, "allow_short": True}
+    params = {**MOMENTUM_1D, "allow_short": True}
     result = run(
         tmp_path,
         frame(bars("AAA", closes, opens=opens)),
@@ -164,7 +156,7 @@ def test_a_plan_re_aimed_after_missed_slices_starts_afresh_toward_the_new_target
     result = run(
         tmp_path,
         frame(bars("AAA", ENTRY, opens=opens), bars("BBB", bbb)),
-        config(["AAA", "BBB"], params=LONG_ONLY, long_horizon={"slices": 6}),
+        config(["AAA", "BBB"], params=MOMENTUM_1D, long_horizon={"slices": 6}),
     )
     aaa = _orders(result.path)
     assert [(q, f, t) for _, q, f, _, t in aaa[:2]] == [
@@ -190,7 +182,7 @@ def test_a_plan_re_aimed_below_what_it_already_bought_sells_the_excess_only(
     result = run(
         tmp_path,
         frame(bars("AAA", ENTRY, opens=opens), bars("BBB", bbb)),
-        config(["AAA", "BBB"], params=LONG_ONLY, long_horizon={"slices": 6}),
+        config(["AAA", "BBB"], params=MOMENTUM_1D, long_horizon={"slices": 6}),
     )
     aaa = _orders(result.path)
     assert [(side, q, f) for side, q, f, _, _ in aaa[:5]] == [
@@ -216,7 +208,7 @@ def test_a_restart_after_a_missed_slice_ends_as_the_uninterrupted_run(
     # 5 opens at 111); with no order open at 06:00:05 (and at 08:00:05) a checkpoint is
     # taken, the run stops one or two events later and resumes from it.
     bar_frame = frame(bars("AAA", ENTRY, opens=_opens(ENTRY, b5=111.0)))
-    backtest = config(["AAA"], params=LONG_ONLY, long_horizon={"slices": 3})
+    backtest = config(["AAA"], params=MOMENTUM_1D, long_horizon={"slices": 3})
     whole = run(tmp_path / "whole", bar_frame, backtest)
 
     interrupted = Backtest.create(
@@ -251,7 +243,7 @@ def test_a_slice_still_working_at_the_venue_is_not_sent_again(tmp_path: Path) ->
         frame(bars("AAA", ENTRY, opens=opens)),
         config(
             ["AAA"],
-            params=LONG_ONLY,
+            params=MOMENTUM_1D,
             long_horizon={"slices": 6},
             broker={"latency_seconds": 3600.0},
         ),
@@ -278,7 +270,7 @@ def test_a_slice_of_unknown_outcome_counts_as_working_until_it_is_settled(
     # Until then it is counted as working toward the plan; after, it is carried.
     bar_frame = frame(bars("AAA", ENTRY))
     backtest = Backtest.create(
-        config(["AAA"], params=LONG_ONLY, long_horizon={"slices": 6}),
+        config(["AAA"], params=MOMENTUM_1D, long_horizon={"slices": 6}),
         runs_root(tmp_path),
         feed=FrameBarFeed(bar_frame),
     )
@@ -324,7 +316,7 @@ def test_a_slice_of_unknown_outcome_counts_as_working_until_it_is_settled(
 def test_slices_denied_by_the_price_collar_are_made_up_by_the_later_ones(tmp_path: Path) -> None:
     # Lookback 6: AAA enters at bar 7 (110 over 100); bars 8 and 9 close at 108, where the
     # slices' bound of 110.55 is 236 bps off the mark: past a 100 bps collar, denied.
-    params = {**LONG_ONLY, "lookback": 6}
+    params = {**MOMENTUM_1D, "lookback": 6}
     closes = [100.0] * 7 + [110.0] + [108.0] * 2 + [110.0] * 14
     risk = backtest_risk_limits(D(10_000)).model_copy(update={"price_collar_bps": 100.0})
     result = run(
@@ -358,7 +350,7 @@ def test_a_carried_slice_stays_within_the_gates_order_notional_limit(
         frame(bars("AAA", ENTRY, opens=opens)),
         config(
             ["AAA"],
-            params=LONG_ONLY,
+            params=MOMENTUM_1D,
             risk=RiskLimits().model_dump(mode="json"),
             long_horizon={"slices": 6, "carry_shortfall": carry},
         ),
@@ -383,7 +375,10 @@ def test_the_order_quantity_limit_caps_a_carried_slice(
         tmp_path,
         frame(bars("AAA", ENTRY, opens=_opens(ENTRY, b5=111.0))),
         config(
-            ["AAA"], params=LONG_ONLY, risk=risk.model_dump(mode="json"), long_horizon={"slices": 6}
+            ["AAA"],
+            params=MOMENTUM_1D,
+            risk=risk.model_dump(mode="json"),
+            long_horizon={"slices": 6},
         ),
     )
     assert [q for _, q, _, _, _ in _orders(result.path)] == [D("7.576")] + [D("8.5")] * 5
@@ -397,17 +392,7 @@ def test_the_order_quantity_limit_caps_a_carried_slice(
 def test_a_planned_slice_a_little_under_min_notional_is_still_sent() -> None:
     # 0.021 at 999 is 20.98 of notional: two slices (min notional 10), 0.011 and 0.010 -
     # the second 9.99, floored to the lot under 10. Every slice filling, both go out.
-    intent = ExecutionIntent(
-        scope="paper",
-        strategy="momentum",
-        instrument=sim_instrument("AAA"),
-        current_quantity=D(0),
-        target_quantity=D("0.021"),
-        decision_time=START,
-        decision_price=D("999"),
-        horizon=Horizon.D1,
-        mode=Mode.PAPER,
-    )
+    intent = buy_intent(D("0.021"), D("999"))
     policy = LongHorizonExec(LongHorizonConfig(slices=6))
     first, second = policy.plan(intent).children
     assert (first.order.quantity, second.order.quantity) == (D("0.011"), D("0.010"))
@@ -418,17 +403,7 @@ def test_a_planned_slice_a_little_under_min_notional_is_still_sent() -> None:
 
 
 def test_the_largest_order_caps_what_is_carried_never_the_planned_size() -> None:
-    intent = ExecutionIntent(
-        scope="paper",
-        strategy="momentum",
-        instrument=sim_instrument("AAA"),
-        current_quantity=D(0),
-        target_quantity=D("1.2"),
-        decision_time=START,
-        decision_price=D("100"),
-        horizon=Horizon.D1,
-        mode=Mode.PAPER,
-    )
+    intent = buy_intent(D("1.2"), D("100"))
     policy = LongHorizonExec(LongHorizonConfig(slices=6))
     child = policy.plan(intent).children[2]  # 0.2 of 1.2
     # 0.9 left over 3: 0.3 carried, stopped at the largest order (to the lot).
@@ -459,7 +434,7 @@ def test_the_position_never_passes_a_plans_target_on_thin_and_jumpy_bars(tmp_pat
             if index % 4 == 3:
                 row["volume"] = 40.0
         groups.append(rows)
-    params = {**LONG_ONLY, "allow_short": True, "entry_threshold": 0.03, "exit_threshold": 0.01}
+    params = {**MOMENTUM_1D, "allow_short": True, "entry_threshold": 0.03, "exit_threshold": 0.01}
     for style in ("twap", "passive"):
         result = run(
             tmp_path / style,
@@ -489,7 +464,7 @@ def test_an_exit_is_not_held_back_by_a_buy_of_unknown_outcome(tmp_path: Path) ->
     # plan sold 7.576 less and ended long.
     closes = [100.0] * 4 + [110.0] * 5 + [100.0] * 15
     backtest = Backtest.create(
-        config(["AAA"], params=LONG_ONLY, long_horizon={"slices": 6}),
+        config(["AAA"], params=MOMENTUM_1D, long_horizon={"slices": 6}),
         runs_root(tmp_path),
         feed=FrameBarFeed(frame(bars("AAA", closes))),
     )

@@ -18,8 +18,8 @@ D = Decimal
 LOT = INSTRUMENT.lot_size  # 0.001
 
 
-def slice_sizes(target: Decimal, slices: int, min_notional: str = "0") -> list[Decimal]:
-    intent = ExecutionIntent(
+def _intent(target: Decimal) -> ExecutionIntent:
+    return ExecutionIntent(
         scope="paper",
         strategy="momentum",
         instrument=INSTRUMENT,
@@ -30,6 +30,10 @@ def slice_sizes(target: Decimal, slices: int, min_notional: str = "0") -> list[D
         horizon=Horizon.D1,
         mode=Mode.PAPER,
     )
+
+
+def slice_sizes(target: Decimal, slices: int, min_notional: str = "0") -> list[Decimal]:
+    intent = _intent(target)
     policy = LongHorizonExec(LongHorizonConfig(slices=slices, min_notional=D(min_notional)))
     return [child.order.quantity for child in policy.plan(intent).children]
 
@@ -80,20 +84,6 @@ def test_min_notional_still_sets_the_count_and_no_slice_falls_below_it() -> None
 
 def test_the_same_intent_gives_the_same_slices() -> None:
     assert slice_sizes(D("4.7"), 24) == slice_sizes(D("4.7"), 24)
-
-
-def _intent(target: Decimal) -> ExecutionIntent:
-    return ExecutionIntent(
-        scope="paper",
-        strategy="momentum",
-        instrument=INSTRUMENT,
-        current_quantity=D(0),
-        target_quantity=target,
-        decision_time=DECISION_TIME,
-        decision_price=D("100.00"),
-        horizon=Horizon.D1,
-        mode=Mode.PAPER,
-    )
 
 
 @pytest.mark.parametrize(("lots", "slices"), [(11, 6), (7, 6), (47, 24), (35, 6), (3, 6), (1, 1)])

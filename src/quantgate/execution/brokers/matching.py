@@ -109,6 +109,10 @@ def floor_to_lot(quantity: Decimal, lot: Decimal) -> Decimal:
     return (quantity / lot).to_integral_value(rounding=ROUND_FLOOR) * lot
 
 
+def ceil_to_lot(quantity: Decimal, lot: Decimal) -> Decimal:
+    return (quantity / lot).to_integral_value(rounding=ROUND_CEILING) * lot
+
+
 def _required(value: Decimal | None, order: Order, name: str) -> Decimal:
     if value is None:
         raise ProgrammerError(f"{order.client_order_id}: {order.order_type} order without {name}")
