@@ -151,6 +151,17 @@ def summary(result: BacktestResult) -> dict[str, Any]:
     }
 
 
+def denials_text(engine: dict[str, Any] | None) -> str:
+    """The risk gate's denials of a run, by reason, for a human line (empty when none): a
+    backtest logs them at debug only, so this line is where a person sees them."""
+    denials = (engine or {}).get("denials") or {}
+    if not denials:
+        return ""
+    total = sum(denials.values())
+    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(denials.items()))
+    return f"; the risk gate denied {total} order{'s' if total != 1 else ''} ({reasons})"
+
+
 def backtest_command(
     ctx: typer.Context,
     strategy: str | None = typer.Option(
@@ -254,8 +265,9 @@ def backtest_command(
             f"[green]✓[/green] run {result.run_id}: net return {figures['net_return']:+.2%}, "
             f"Sharpe {'n/a' if sharpe is None else f'{sharpe:.2f}'}, max drawdown "
             f"{'n/a' if drawdown is None else f'{drawdown:.1%}'}, "
-            f"{figures['round_trips']} round trips → {result.run_dir}"
+            f"{figures['round_trips']} round trips{denials_text(payload['engine'])} → "
+            f"{result.run_dir}"
         )
 
 
-__all__ = ["RUN_FILES", "backtest_command", "backtest_config", "summary"]
+__all__ = ["RUN_FILES", "backtest_command", "backtest_config", "denials_text", "summary"]

@@ -286,7 +286,7 @@ class DemoRun:
 
             import polars as pl
 
-            from quantgate.cli.backtest import backtest_config
+            from quantgate.cli.backtest import backtest_config, denials_text
             from quantgate.engine.backtest import run_backtest
             from quantgate.gates.profitability import (
                 ProfitabilityThresholds,
@@ -333,7 +333,8 @@ class DemoRun:
             # The phase checks the backtest ran end to end; the gate's verdict is reported as is.
             return result.completed, (
                 f"net return {f['net_return']:.2%}, Sharpe {f['sharpe']:.2f}, max drawdown "
-                f"{f['max_drawdown']:.2%}; profitability gate {verdict}"
+                f"{f['max_drawdown']:.2%}{denials_text(result.metrics.get('engine'))}; "
+                f"profitability gate {verdict}"
             )
 
         return action

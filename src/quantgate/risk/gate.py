@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import Engine
 
 from quantgate.core.clock import Clock
+from quantgate.core.enums import Mode
 from quantgate.core.errors import ProgrammerError
 from quantgate.core.types import Order
 from quantgate.risk.checks import CHECKS, CheckInput
@@ -247,7 +248,11 @@ class RiskGate:
                 strategy=order.strategy,
                 detail=dict(decision.detail),
             )
-        log.info(
+        # A backtest's denials are counted in its metrics (engine.denials) and kept in
+        # risk_gate_decisions; a console line each buried its progress bar. Paper and live
+        # denials are an operator's business as they happen.
+        emit = log.debug if order.mode is Mode.BACKTEST else log.info
+        emit(
             "risk_denied",
             scope=self.scope,
             client_order_id=order.client_order_id,
