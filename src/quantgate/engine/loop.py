@@ -128,6 +128,8 @@ class LoopStats:
     # Slices re-sized to carry an earlier slice's shortfall, and slices with nothing left.
     slices_resized: int = 0
     slices_dropped: int = 0
+    # Slices priced from the market at their release (it had moved the plan's way).
+    slices_repriced: int = 0
     risk_observations: int = 0
     daily_loss_latched: bool = False
     # Wall time spent in the gateway and the risk gate (the database side of orders).
@@ -146,6 +148,7 @@ class LoopStats:
             "last_fallback_reason": self.last_fallback_reason,
             "slices_resized": self.slices_resized,
             "slices_dropped": self.slices_dropped,
+            "slices_repriced": self.slices_repriced,
             "risk_observations": self.risk_observations,
             "daily_loss_latched": self.daily_loss_latched,
             "order_path_seconds": self.order_path_seconds,
@@ -165,6 +168,7 @@ class LoopStats:
             last_fallback_reason=payload["last_fallback_reason"],
             slices_resized=int(payload.get("slices_resized", 0)),
             slices_dropped=int(payload.get("slices_dropped", 0)),
+            slices_repriced=int(payload.get("slices_repriced", 0)),
             risk_observations=int(payload["risk_observations"]),
             daily_loss_latched=bool(payload["daily_loss_latched"]),
             order_path_seconds=float(payload.get("order_path_seconds", 0.0)),
@@ -664,7 +668,8 @@ class TradingLoop:
         self.pending = {s: p for s, p in self.pending.items() if s in waiting}
 
     def _catch_up(self, due: list[ChildOrder]) -> list[ChildOrder]:
-        """Slices of a multi-slice plan as its policy sends them, given what the plan still
+        """Slices of a multi-slice plan as its policy sends them: priced for the market at
+        their release (policy `reprice`), sized by what the plan still
         has to trade: its target less the position and the symbol's open orders on the
         plan's side (its own; an earlier plan's that a cancel has not taken off yet) and the
         slices released before them now. Earlier slices are settled by now: an expired
@@ -703,19 +708,23 @@ class TradingLoop:
             working += released_now.get(symbol, ZERO)
             slices_left = waiting[symbol] + due_left[symbol]
             due_left[symbol] -= 1
+            # Priced first: the gate's per-order notional limit reads the slice's limit.
+            priced = self.policies.reprice(child, intent, self._exact_close(symbol))
+            if priced is not child:
+                self.stats.slices_repriced += 1
             resized = self.policies.catch_up(
-                child,
+                priced,
                 intent,
                 to_target - working,
                 slices_left,
                 waiting_plan.market,
-                self._largest_order(child),
+                self._largest_order(priced),
             )
             if resized is None:
                 self.stats.slices_dropped += 1
                 self.order_causes.pop(child.client_order_id, None)
                 continue
-            if resized is not child:
+            if resized is not priced:
                 self.stats.slices_resized += 1
             released_now[symbol] = released_now.get(symbol, ZERO) + resized.order.quantity
             sent.append(resized)

@@ -106,6 +106,10 @@ class LongHorizonConfig(ComponentConfig):
     # slice, when it is due, takes its share of what the plan still has to trade, the
     # last one all of it. Off: every slice keeps its planned size and the plan ends short.
     carry_shortfall: bool = True
+    # A slice due after the market moved the plan's way is priced from the last price then,
+    # as the first slice was from the decision price; never worse than that first bound.
+    # Off: every slice keeps the limit planned from the decision price.
+    reprice_with_market: bool = True
 
 
 class CircuitBreakerConfig(ComponentConfig):

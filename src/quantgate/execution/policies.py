@@ -84,6 +84,11 @@ class ExecutionPolicy(ABC):
         planned."""
         return child
 
+    def reprice(self, child: ChildOrder, intent: ExecutionIntent, reference: Decimal) -> ChildOrder:
+        """The due `child` of `intent`'s plan priced for the market at its release
+        (`reference`: the last price known now). This policy's children keep their prices."""
+        return child
+
 
 class ShortHorizonExec(ExecutionPolicy):
     name = SHORT_HORIZON_EXEC
@@ -196,6 +201,31 @@ class LongHorizonExec(ExecutionPolicy):
             estimate=self._estimate(intent, share, liquidity, market),
         )
 
+    def reprice(self, child: ChildOrder, intent: ExecutionIntent, reference: Decimal) -> ChildOrder:
+        """With `reprice_with_market`, a slice due after the market moved the plan's way
+        (down for a buy, up for a sell) is priced from `reference` as the plan priced its
+        first slice from the decision price: a TWAP slice's limit `max_slippage_bps` from
+        it, a passive slice's `passive_offset_bps` on the passive side of it. A limit left
+        at the decision price would sit deep through the market (a passive slice then
+        takes liquidity; past the gate's price collar the slice is denied and the plan
+        misses the better price). A move against the plan changes nothing: no slice pays
+        more than the decision bound (a buy's limit only ever goes down, a sell's up)."""
+        limit = child.order.limit_price
+        if not self.config.reprice_with_market or limit is None or child.slice_count == 1:
+            return child
+        if not (reference.is_finite() and reference > 0):
+            return child
+        if self.config.style == "passive":
+            moved = _passive_limit_at(reference, intent, self.config.passive_offset_bps)
+        else:
+            moved = _bounded_limit_at(reference, intent, self.config.max_slippage_bps)
+        if intent.side is Side.BUY:
+            if moved >= limit:
+                return child
+        elif moved <= limit:
+            return child
+        return replace(child, order=replace(child.order, limit_price=moved))
+
     def _slice_quantities(self, total: Decimal, lot: Decimal, price: Decimal) -> list[Decimal]:
         """Lot-sized slices as equal as the lot allows, fewer when a slice would fall below a
         lot or min notional. The lots left over by the division go one each to the first
@@ -243,22 +273,34 @@ class PolicyBook:
         policy = self.for_horizon(intent.horizon)
         return policy.catch_up(child, intent, outstanding, slices_left, market, largest)
 
+    def reprice(self, child: ChildOrder, intent: ExecutionIntent, reference: Decimal) -> ChildOrder:
+        """The due child priced as the policy that planned it prices it at its release."""
+        return self.for_horizon(intent.horizon).reprice(child, intent, reference)
+
 
 def bounded_limit(intent: ExecutionIntent, max_slippage_bps: float) -> Decimal:
     """A marketable limit no worse than the decision price by `max_slippage_bps`,
     rounded to the tick toward the decision price so the bound holds."""
-    offset = _bps_fraction(max_slippage_bps)
-    if intent.side is Side.BUY:
-        return _to_tick(intent.decision_price * (1 + offset), intent, ROUND_FLOOR)
-    return _to_tick(intent.decision_price * (1 - offset), intent, ROUND_CEILING)
+    return _bounded_limit_at(intent.decision_price, intent, max_slippage_bps)
 
 
 def passive_limit(intent: ExecutionIntent, offset_bps: float) -> Decimal:
     """A resting limit `offset_bps` better than the decision price, rounded further away."""
+    return _passive_limit_at(intent.decision_price, intent, offset_bps)
+
+
+def _bounded_limit_at(price: Decimal, intent: ExecutionIntent, max_slippage_bps: float) -> Decimal:
+    offset = _bps_fraction(max_slippage_bps)
+    if intent.side is Side.BUY:
+        return _to_tick(price * (1 + offset), intent, ROUND_FLOOR)
+    return _to_tick(price * (1 - offset), intent, ROUND_CEILING)
+
+
+def _passive_limit_at(price: Decimal, intent: ExecutionIntent, offset_bps: float) -> Decimal:
     offset = _bps_fraction(offset_bps)
     if intent.side is Side.BUY:
-        return _to_tick(intent.decision_price * (1 - offset), intent, ROUND_FLOOR)
-    return _to_tick(intent.decision_price * (1 + offset), intent, ROUND_CEILING)
+        return _to_tick(price * (1 - offset), intent, ROUND_FLOOR)
+    return _to_tick(price * (1 + offset), intent, ROUND_CEILING)
 
 
 @lru_cache(maxsize=16)

@@ -315,14 +315,20 @@ def test_a_slice_of_unknown_outcome_counts_as_working_until_it_is_settled(
 
 def test_slices_denied_by_the_price_collar_are_made_up_by_the_later_ones(tmp_path: Path) -> None:
     # Lookback 6: AAA enters at bar 7 (110 over 100); bars 8 and 9 close at 108, where the
-    # slices' bound of 110.55 is 236 bps off the mark: past a 100 bps collar, denied.
+    # slices' bound of 110.55 is 236 bps off the mark: past a 100 bps collar, denied (the
+    # slices keep the limit planned from the decision price: re-pricing is off).
     params = {**MOMENTUM_1D, "lookback": 6}
     closes = [100.0] * 7 + [110.0] + [108.0] * 2 + [110.0] * 14
     risk = backtest_risk_limits(D(10_000)).model_copy(update={"price_collar_bps": 100.0})
     result = run(
         tmp_path,
         frame(bars("AAA", closes)),
-        config(["AAA"], params=params, risk=risk.model_dump(mode="json")),
+        config(
+            ["AAA"],
+            params=params,
+            risk=risk.model_dump(mode="json"),
+            long_horizon={"reprice_with_market": False},
+        ),
     )
     sent = [(q, status) for _, q, _, status, _ in _orders(result.path)]
     assert sent == [
