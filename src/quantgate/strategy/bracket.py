@@ -214,10 +214,13 @@ class BracketMomentumStrategy(Strategy[BracketMomentumConfig]):
             # Exit fills and fills against the bracket's direction do not move the entry.
             return
         price = float(fill.price)
+        first_fill = bracket.filled_quantity == 0.0
         bracket.filled_quantity += float(fill.quantity)
         bracket.filled_notional += float(fill.quantity) * price
         bracket.entry_price = bracket.filled_notional / bracket.filled_quantity
-        if bracket.bars_held == 0:
+        if first_fill or bracket.bars_held == 0:
+            # The peak and trough are the position's: bars seen before its first fill (an
+            # entry that did not fill at once) held nothing and must not trail the stop.
             bracket.peak = bracket.trough = bracket.entry_price
         else:
             bracket.peak = max(bracket.peak, price)
