@@ -5,8 +5,17 @@ For each configured pair (a, b), over a rolling window of log closes:
 β is the rolling hedge ratio. A new position is opened only when |z| passes
 `entry_z` *and* the Engle–Granger test on the same window rejects "no
 cointegration": a wide spread between two unrelated random walks is not a
-mean-reversion opportunity, just drift. The position closes when |z| is back
-inside `exit_z`, runs past `stop_z`, or has been held `max_holding_bars`.
+mean-reversion opportunity, just drift.
+
+Once open, the pair is judged on the spread it holds: log a − α₀ − β₀ log b in
+units of the entry window's residual std (α₀, β₀ frozen at entry), not on a
+re-fitted regression, which would absorb a divergence into its new α and β and
+call the trade "reverted" while the legs held are still losing. The position
+closes when that z is back inside `exit_z` (or crossed the mean), runs past
+`stop_z`, or has been held `max_holding_bars`; at least one of the last two must
+be set, or a pair that stops being cointegrated while open is never closed.
+After a stop or time stop, no new entry in the same direction is taken until
+the rolling z has been back inside `exit_z`.
 
 Both legs are emitted together with the same `group`: long the spread is long
 a and short β·b, with gross exposure `max_exposure` split by 1 : |β|.
@@ -67,6 +76,13 @@ class PairsConfig(StrategyConfig):
             raise ValueError("exit_z must be below entry_z")
         if self.stop_z is not None and self.stop_z <= self.entry_z:
             raise ValueError("stop_z must be above entry_z")
+        if self.stop_z is None and self.max_holding_bars is None:
+            # Exits judge the spread held since entry; if the pair stops being
+            # cointegrated that spread need never come back, and nothing would close it.
+            raise ValueError(
+                "set stop_z or max_holding_bars: without either, a pair whose relationship "
+                "breaks while open is never closed"
+            )
         return self
 
     @field_validator("adf_lags")
@@ -117,7 +133,15 @@ class OpenPair:
     hedge_ratio: float
     entry_price_a: float
     entry_price_b: float
+    # The spread actually held is log a − intercept − hedge_ratio · log b, in units of
+    # spread_std: the regression of the entry window, frozen while the pair is open.
+    intercept: float
+    spread_std: float
     bars_held: int = 0
+
+    def z(self, log_a: float, log_b: float) -> float:
+        """The z-score of the held spread at these log prices."""
+        return (log_a - self.intercept - self.hedge_ratio * log_b) / self.spread_std
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +151,8 @@ class OpenPair:
             "hedge_ratio": self.hedge_ratio,
             "entry_price_a": self.entry_price_a,
             "entry_price_b": self.entry_price_b,
+            "intercept": self.intercept,
+            "spread_std": self.spread_std,
             "bars_held": self.bars_held,
         }
 
@@ -139,6 +165,8 @@ class OpenPair:
             hedge_ratio=float(payload["hedge_ratio"]),
             entry_price_a=float(payload["entry_price_a"]),
             entry_price_b=float(payload["entry_price_b"]),
+            intercept=float(payload["intercept"]),
+            spread_std=float(payload["spread_std"]),
             bars_held=int(payload["bars_held"]),
         )
 
@@ -154,6 +182,9 @@ class _PairState:
     # reports: "why did the pair not trade?"
     last_test: dict[str, Any] | None = None
     blocked_entries: int = 0
+    # Direction of a position just closed by a stop or time stop: no new entry that way
+    # until the spread has been back inside the exit band (0: none pending).
+    stopped_direction: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +192,7 @@ class _SpreadView:
     z: float
     hedge_ratio: float
     intercept: float
+    std: float
 
 
 def _spread_view(log_a: deque[float], log_b: deque[float]) -> _SpreadView | None:
@@ -174,11 +206,13 @@ def _spread_view(log_a: deque[float], log_b: deque[float]) -> _SpreadView | None
     std = float(np.std(residuals, ddof=1))
     if not std > 0.0:
         return None
-    return _SpreadView(float(residuals[-1]) / std, float(beta), float(intercept))
+    return _SpreadView(float(residuals[-1]) / std, float(beta), float(intercept), std)
 
 
 class PairsTradingStrategy(Strategy[PairsConfig]):
     kind = "pairs"
+    # 2: open pairs keep the entry regression (intercept, spread_std) their exits judge.
+    state_version = 2
 
     _pairs: dict[tuple[str, str], _PairState]
     _leg_to_pair: dict[str, tuple[str, str]]
@@ -241,28 +275,50 @@ class PairsTradingStrategy(Strategy[PairsConfig]):
         asof: datetime,
     ) -> list[Signal]:
         config = self.config
+        opened = state.open
+        if opened is not None:
+            # Exits judge the spread the legs were sized for (entry hedge ratio and mean),
+            # not a re-fitted one: a rolling regression absorbs a divergence into its new
+            # intercept and slope and would report "reverted" while the held spread is
+            # still wide and losing.
+            opened.bars_held += 1
+            verdict = self._exit_reason(opened, opened.z(state.log_a[-1], state.log_b[-1]))
+            if verdict is None:
+                return []
+            reason, stopped = verdict
+            state.open = None
+            if stopped:
+                state.stopped_direction = opened.direction
+            state.last_signal_at = asof
+            return self._leg_signals(pair, asof, 0.0, 0.0, 1.0, reason, None)
         view = _spread_view(state.log_a, state.log_b)
         if view is None:
             return []
-        opened = state.open
-        if opened is not None:
-            opened.bars_held += 1
-            reason = self._exit_reason(opened, view.z)
-            if reason is None:
-                return []
-            state.open = None
-            state.last_signal_at = asof
-            return self._leg_signals(pair, asof, 0.0, 0.0, 1.0, reason, None)
+        if state.stopped_direction and state.stopped_direction * view.z >= -config.exit_z:
+            state.stopped_direction = 0
         if abs(view.z) < config.entry_z or (
             config.stop_z is not None and abs(view.z) >= config.stop_z
         ):
+            return []
+        direction = -1 if view.z > 0 else 1
+        if direction == state.stopped_direction:
+            # Re-opening the trade a stop just closed, an hour later, at a spread that has
+            # not reverted: two round trips of costs and a stop that does not stop.
             return []
         test = self._test(state)
         if test is None or not test.is_cointegrated(config.significance):
             state.blocked_entries += 1
             return []
-        direction = -1 if view.z > 0 else 1
-        state.open = OpenPair(direction, asof, view.z, view.hedge_ratio, leg_a.close, leg_b.close)
+        state.open = OpenPair(
+            direction,
+            asof,
+            view.z,
+            view.hedge_ratio,
+            leg_a.close,
+            leg_b.close,
+            view.intercept,
+            view.std,
+        )
         state.last_signal_at = asof
         gross = 1.0 + abs(view.hedge_ratio)
         exposure_a = direction * config.max_exposure / gross
@@ -281,18 +337,19 @@ class PairsTradingStrategy(Strategy[PairsConfig]):
             1.0 - test.p_value,
         )
 
-    def _exit_reason(self, opened: OpenPair, z: float) -> str | None:
+    def _exit_reason(self, opened: OpenPair, z: float) -> tuple[str, bool] | None:
+        """Why the open pair closes now, and whether it is a stop (None: it stays open)."""
         config = self.config
         if abs(z) <= config.exit_z:
-            return f"spread z {z:+.3f} back inside ±{config.exit_z}"
+            return f"held spread z {z:+.3f} back inside ±{config.exit_z}", False
         if opened.direction * z > 0:
             # The spread crossed the mean and the exit band in one bar.
-            return f"spread z {z:+.3f} crossed the mean"
+            return f"held spread z {z:+.3f} crossed the mean", False
         if config.stop_z is not None and abs(z) >= config.stop_z:
-            return f"spread z {z:+.3f} ran past stop ±{config.stop_z}"
+            return f"held spread z {z:+.3f} ran past stop ±{config.stop_z}", True
         max_hold = config.max_holding_bars
         if max_hold is not None and opened.bars_held >= max_hold:
-            return f"time_stop after {opened.bars_held} bars"
+            return f"time_stop after {opened.bars_held} bars", True
         return None
 
     def _test(self, state: _PairState) -> EngleGrangerResult | None:
@@ -344,6 +401,7 @@ class PairsTradingStrategy(Strategy[PairsConfig]):
                 "last_signal_at": encode_time(state.last_signal_at),
                 "last_test": state.last_test,
                 "blocked_entries": state.blocked_entries,
+                "stopped_direction": state.stopped_direction,
             }
             for (a, b), state in self._pairs.items()
         }
@@ -360,4 +418,5 @@ class PairsTradingStrategy(Strategy[PairsConfig]):
                 last_signal_at=decode_time(entry["last_signal_at"]),
                 last_test=entry["last_test"],
                 blocked_entries=int(entry["blocked_entries"]),
+                stopped_direction=int(entry["stopped_direction"]),
             )
