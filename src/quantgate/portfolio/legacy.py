@@ -1,8 +1,11 @@
 """The legacy allocator: equal weight over active signals, signed by direction.
 
-Each active signal gets 1/N of equity in its direction, N the number of active
-signals; signals on the same symbol net. Gross exposure is therefore at most 1
-whatever the signals say. It needs no risk model, which is why it is the
+Each active position gets 1/N of equity, N the number of active positions: a
+lone signal is one, in its direction; the legs of a group (a pair: long one
+symbol, short |β| of another) are one together, their share split over the legs
+as the strategy sized them (by |target_exposure|), so the hedge ratio holds.
+Signals on the same symbol net. Gross exposure is therefore at most 1 whatever
+the signals say. It needs no risk model, which is why it is the
 fallback when allocator_v2 cannot trust its inputs.
 """
 
@@ -27,9 +30,15 @@ class LegacyAllocator:
     ) -> AllocationResult:
         active = [signal for signal in signals if not signal.is_exit]
         weights = {signal.symbol: 0.0 for signal in signals}
-        share = 1.0 / len(active) if active else 0.0
+        legs = _group_legs(active)
+        positions = len(active) - sum(len(members) - 1 for members in legs.values())
+        share = 1.0 / positions if positions else 0.0
         for signal in active:
-            weights[signal.symbol] += signal.direction * share
+            members = legs.get((signal.strategy, signal.group)) if signal.group else None
+            if members is None:
+                weights[signal.symbol] += signal.direction * share
+            else:
+                weights[signal.symbol] += signal.direction * share * _leg_fraction(signal, members)
         ordered = dict(sorted(weights.items()))
         return AllocationResult(
             allocator_used=self.name,
@@ -39,7 +48,23 @@ class LegacyAllocator:
             fallback_reason=fallback_reason,
             diagnostics={
                 "active_signals": len(active),
+                "active_positions": positions,
                 "gross": sum(abs(w) for w in ordered.values()),
                 "net": sum(ordered.values()),
             },
         )
+
+
+def _group_legs(active: Sequence[Signal]) -> dict[tuple[str, str], list[Signal]]:
+    """The active signals of each (strategy, group) with more than one leg."""
+    groups: dict[tuple[str, str], list[Signal]] = {}
+    for signal in active:
+        if signal.group is not None:
+            groups.setdefault((signal.strategy, signal.group), []).append(signal)
+    return {key: members for key, members in groups.items() if len(members) > 1}
+
+
+def _leg_fraction(signal: Signal, members: Sequence[Signal]) -> float:
+    """The leg's part of its group's share: its |target_exposure| over the group's (active
+    signals have a non-zero exposure, so the total is positive)."""
+    return abs(signal.target_exposure) / sum(abs(member.target_exposure) for member in members)
