@@ -1,7 +1,9 @@
 """allocator_v2: expected return over risk, under caps and a total risk budget.
 
-Pipeline: active signals → correlation de-duplication → per-symbol expected
-returns (views.py) → fractional-Kelly mean–variance weights under per-symbol,
+Pipeline: active signals → correlation de-duplication → bets: one per symbol
+(its signals' expected returns net, views.py), and one per group of legs (a
+pair, sized as a whole in the proportions its strategy gave the legs, so caps
+shrink the pair, never its hedge ratio) → fractional-Kelly mean–variance sizes under per-symbol,
 per-bucket and gross caps and a portfolio-volatility budget (optimizer.py) →
 a report of every constraint that bound, with its value in the uncapped
 reference allocation and in the final one.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,7 +36,13 @@ from quantgate.portfolio.optimizer import (
 )
 from quantgate.portfolio.result import AllocationResult, BoundConstraint
 from quantgate.portfolio.risk_model import RiskModel
-from quantgate.portfolio.views import Duplicate, deduplicate, forecast_vols, symbol_alphas
+from quantgate.portfolio.views import (
+    Duplicate,
+    deduplicate,
+    forecast_vols,
+    signal_alpha,
+    symbol_alphas,
+)
 
 # A constraint counts as binding when the final value is this close to its limit.
 _BINDING = 1e-6
@@ -96,7 +105,6 @@ class AllocatorV2:
         )
         if not all(math.isfinite(alpha) for alpha in alphas.values()):
             raise AllocationError(f"non-finite expected returns: {alphas}")
-        traded = [symbol for symbol, alpha in alphas.items() if alpha != 0.0]
         weights = {signal.symbol: 0.0 for signal in signals}
         report = [
             _dedup_constraint(duplicate, config.correlation_threshold) for duplicate in dropped
@@ -115,9 +123,10 @@ class AllocatorV2:
                 symbol: "forecast" if symbol in forecasts else "history" for symbol in alphas
             },
         }
-        if traded:
+        bets = _bets(kept, alphas, risk_model, config.assumed_annual_sharpe)
+        if bets:
             final, reference_weights, extra = self._optimise(
-                traded, alphas, risk_model, buckets, budget, report
+                bets, risk_model, buckets, budget, report
             )
             weights.update(final)
             diagnostics.update(extra)
@@ -135,57 +144,123 @@ class AllocatorV2:
 
     def _optimise(
         self,
-        traded: list[str],
-        alphas: Mapping[str, float],
+        bets: list[_Bet],
         risk_model: RiskModel,
         buckets: Mapping[str, Bucket],
         budget: float,
         report: list[BoundConstraint],
     ) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
         config = self.config
-        covariance = risk_model.covariance(traded)
-        signs = np.asarray([math.copysign(1.0, alphas[s]) for s in traded], dtype=np.float64)
-        symbol_buckets = [buckets.get(symbol, Bucket.OTHER) for symbol in traded]
+        symbols = sorted({symbol for bet in bets for symbol in bet.legs})
+        # legs: the signed weight of each symbol per unit size of each bet (w = legs @ x).
+        legs = np.zeros((len(symbols), len(bets)), dtype=np.float64)
+        for column, bet in enumerate(bets):
+            for symbol, weight in bet.legs.items():
+                legs[symbols.index(symbol), column] = weight
+        loads = np.abs(legs)
+        covariance = risk_model.covariance(symbols)
+        symbol_buckets = [buckets.get(symbol, Bucket.OTHER) for symbol in symbols]
         bucket_names = sorted(set(symbol_buckets))
+        members = np.asarray(
+            [[b == name for b in symbol_buckets] for name in bucket_names], dtype=np.float64
+        )
+        shared = [row for row in range(len(symbols)) if np.count_nonzero(loads[row]) > 1]
+        cap = config.max_weight_per_symbol
         problem = Problem(
-            magnitudes=np.asarray([abs(alphas[s]) for s in traded], dtype=np.float64),
-            signed_covariance=covariance * np.outer(signs, signs),
+            magnitudes=np.asarray([bet.alpha for bet in bets], dtype=np.float64),
+            signed_covariance=legs.T @ covariance @ legs,
             risk_aversion=1.0 / config.kelly_fraction,
-            symbol_cap=config.max_weight_per_symbol,
-            buckets=np.asarray([bucket_names.index(b) for b in symbol_buckets]),
+            upper=cap / np.max(loads, axis=0),
+            bucket_loads=members @ loads,
             bucket_caps=np.asarray([config.bucket_cap(b) for b in bucket_names], dtype=np.float64),
             gross_cap=config.max_gross,
             risk_budget=budget,
+            shared_loads=loads[shared],
+            symbol_cap=cap,
         )
         uncapped = reference(problem)
         start = uncapped.magnitudes * feasibility_ratio(problem, uncapped.magnitudes)
         solution = solve(problem, start)
         report.extend(
-            _binding(problem, uncapped.magnitudes, solution.magnitudes, traded, bucket_names)
+            _binding(
+                problem, loads, uncapped.magnitudes, solution.magnitudes, symbols, bucket_names
+            )
         )
-        final = signs * solution.magnitudes
-        vols = {symbol: risk_model.vol(symbol) for symbol in traded}
+        final = legs @ solution.magnitudes
+        before = legs @ uncapped.magnitudes
+        vols = {symbol: risk_model.vol(symbol) for symbol in symbols}
         extra = {
             "ex_ante_vol": portfolio_vol(covariance, final),
-            "reference_vol": portfolio_vol(covariance, signs * uncapped.magnitudes),
-            "expected_portfolio_return": float(np.asarray([alphas[s] for s in traded]) @ final),
+            "reference_vol": portfolio_vol(covariance, before),
+            "expected_portfolio_return": float(problem.magnitudes @ solution.magnitudes),
             "gross": float(np.sum(np.abs(final))),
             "net": float(np.sum(final)),
             "bucket_gross": {
-                bucket.value: float(np.sum(solution.magnitudes[problem.buckets == index]))
+                bucket.value: float(problem.bucket_loads[index] @ solution.magnitudes)
                 for index, bucket in enumerate(bucket_names)
             },
             "vols": vols,
+            "groups": {bet.name: dict(bet.legs) for bet in bets if len(bet.legs) > 1},
             "optimizer": {"iterations": solution.iterations, "message": solution.message},
         }
         return (
-            {symbol: float(w) for symbol, w in zip(traded, final, strict=True)},
-            {
-                symbol: float(w)
-                for symbol, w in zip(traded, signs * uncapped.magnitudes, strict=True)
-            },
+            {symbol: float(w) for symbol, w in zip(symbols, final, strict=True)},
+            {symbol: float(w) for symbol, w in zip(symbols, before, strict=True)},
             extra,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Bet:
+    """What the optimiser sizes: one symbol in its direction, or a group's legs together."""
+
+    name: str
+    legs: dict[str, float]  # signed weight per unit size; absolute weights sum to 1
+    alpha: float  # expected return per unit size, > 0
+
+
+def _bets(
+    kept: Sequence[Signal],
+    alphas: Mapping[str, float],
+    risk_model: RiskModel,
+    assumed_annual_sharpe: float,
+) -> list[_Bet]:
+    """A bet per group of two or more legs on distinct symbols (one strategy's pair: its
+    legs keep the proportions the strategy sized them in), and one per symbol for the
+    other signals, whose views on a symbol net (`alphas` holds every kept signal's, so
+    the grouped legs' are taken back out)."""
+    groups: dict[tuple[str, str], list[Signal]] = {}
+    for signal in kept:
+        if signal.group is not None:
+            groups.setdefault((signal.strategy, signal.group), []).append(signal)
+    grouped = {
+        key: members
+        for key, members in groups.items()
+        if len(members) > 1 and len({m.symbol for m in members}) == len(members)
+    }
+    lone = [s for s in kept if s.group is None or (s.strategy, s.group) not in grouped]
+    bets = [
+        _Bet(symbol, {symbol: math.copysign(1.0, alpha)}, abs(alpha))
+        for symbol, alpha in symbol_alphas(
+            lone, risk_model.vol, risk_model.horizon, assumed_annual_sharpe
+        ).items()
+        if alpha != 0.0
+    ]
+    for (strategy, group), members in sorted(grouped.items()):
+        total = sum(abs(m.target_exposure) for m in members)
+        legs = {m.symbol: m.target_exposure / total for m in sorted(members, key=_by_symbol)}
+        alpha = sum(
+            legs[m.symbol]
+            * signal_alpha(m, risk_model.vol(m.symbol), risk_model.horizon, assumed_annual_sharpe)
+            for m in members
+        )
+        if alpha > 0.0 and math.isfinite(alpha):
+            bets.append(_Bet(f"{strategy}:{group}", legs, alpha))
+    return bets
+
+
+def _by_symbol(signal: Signal) -> str:
+    return signal.symbol
 
 
 def _dedup_constraint(duplicate: Duplicate, threshold: float) -> BoundConstraint:
@@ -210,36 +285,43 @@ def _is_binding(value: float, limit: float) -> bool:
 
 def _binding(
     problem: Problem,
+    loads: Array,
     uncapped: Array,
     final: Array,
     symbols: list[str],
     bucket_names: list[Bucket],
 ) -> list[BoundConstraint]:
+    """The caps and budget at their limit in the final sizes, each with its value in the
+    reference allocation: a symbol's and a bucket's gross weight, the portfolio's gross
+    and volatility."""
     bound = []
     for index, symbol in enumerate(symbols):
-        if _is_binding(float(final[index]), problem.symbol_cap):
+        weight = float(loads[index] @ final)
+        if _is_binding(weight, problem.symbol_cap):
             bound.append(
                 BoundConstraint(
                     name="symbol_cap",
                     symbol=symbol,
-                    before=float(uncapped[index]),
-                    after=float(final[index]),
+                    before=float(loads[index] @ uncapped),
+                    after=weight,
                     limit=problem.symbol_cap,
                 )
             )
     for index, bucket in enumerate(bucket_names):
-        members = problem.buckets == index
-        gross = float(np.sum(final[members]))
+        load = problem.bucket_loads[index]
+        gross = float(load @ final)
         cap = float(problem.bucket_caps[index])
         if _is_binding(gross, cap):
             bound.append(
                 BoundConstraint(
                     name="bucket_cap",
                     bucket=bucket.value,
-                    before=float(np.sum(uncapped[members])),
+                    before=float(load @ uncapped),
                     after=gross,
                     limit=cap,
-                    detail=", ".join(s for s, m in zip(symbols, members, strict=True) if m),
+                    detail=", ".join(
+                        s for s, row in zip(symbols, loads, strict=True) if row @ load > 0
+                    ),
                 )
             )
     if _is_binding(float(np.sum(final)), problem.gross_cap):

@@ -1,18 +1,24 @@
 """Mean–variance weights under caps and a risk budget, solved with SciPy's SLSQP.
 
-    maximise   μ'w − (λ/2) w'Σw
-    subject to sign(w_i) ∈ {0, sign(μ_i)}          (never against the signals)
-               |w_i| ≤ symbol cap
-               Σ_{i∈bucket} |w_i| ≤ bucket cap        for every bucket
-               Σ |w_i| ≤ gross cap
-               sqrt(w'Σw) ≤ risk budget
+The unknowns are the sizes x ≥ 0 of bets: a bet is one symbol in its signal's
+direction, or the legs of a group (a pair) in the fixed signed proportions the
+strategy sized them, each bet's legs summing to 1 in absolute weight. With L the
+symbols × bets matrix of those signed leg weights, w = Lx and
 
-With the signs fixed, |w| is linear in the unknowns x = |w| ≥ 0, so every cap is
-a linear constraint and only the risk budget is quadratic: a small convex
-problem SLSQP solves reliably and deterministically. λ = 1 / Kelly fraction.
+    maximise   m'x − (λ/2) x'(L'ΣL)x               (m = L'μ > 0: never against a signal)
+    subject to x_j · max_s |L_sj| ≤ symbol cap      (a bound per bet)
+               Σ_j |L_sj| x_j ≤ symbol cap          for a symbol several bets trade
+               Σ_j Σ_{s∈bucket} |L_sj| x_j ≤ bucket cap   for every bucket
+               Σ x_j ≤ gross cap
+               sqrt(x'(L'ΣL)x) ≤ risk budget
 
-The same problem without caps and budget (signs kept) gives the reference
-allocation: the "before" values of the constraint report.
+Every cap is linear in x (for a symbol or bucket that several bets trade, an upper
+bound of its gross, so never exceeded) and only the risk budget is quadratic: a small
+convex problem SLSQP solves reliably and deterministically. λ = 1 / Kelly fraction.
+With one bet per symbol this is the plain problem over |w|.
+
+The same problem without caps and budget gives the reference allocation: the
+"before" values of the constraint report.
 """
 
 from __future__ import annotations
@@ -40,14 +46,16 @@ _MAX_REPAIR = 1e-4
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    magnitudes: Array  # |μ| per symbol, > 0
-    signed_covariance: Array  # D Σ D with D = diag(sign μ): covariance of the |w| bets
+    magnitudes: Array  # expected return per unit size of each bet (L'μ), > 0
+    signed_covariance: Array  # L'ΣL: covariance of the bets
     risk_aversion: float
-    symbol_cap: float
-    buckets: Array  # bucket index per symbol
-    bucket_caps: Array  # cap per bucket index
+    upper: Array  # the largest size of each bet: the symbol cap over its largest leg
+    bucket_loads: Array  # bucket × bet: the gross weight a unit of the bet puts in the bucket
+    bucket_caps: Array  # cap per bucket (row of bucket_loads)
     gross_cap: float
     risk_budget: float
+    shared_loads: Array  # symbol × bet, for symbols several bets trade: |L_sj|
+    symbol_cap: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +78,7 @@ def _objective(problem: Problem, scale: float) -> tuple[Any, Any]:
 
 
 def _minimise(
-    problem: Problem, start: Array, upper: float, constraints: list[dict[str, Any]]
+    problem: Problem, start: Array, upper: Array, constraints: list[dict[str, Any]]
 ) -> Solution:
     scale = float(np.max(problem.magnitudes))
     value, gradient = _objective(problem, scale)
@@ -84,7 +92,7 @@ def _minimise(
             attempt,
             jac=gradient,
             method="SLSQP",
-            bounds=[(0.0, upper)] * start.size,
+            bounds=[(0.0, float(bound)) for bound in upper],
             constraints=constraints,
             options={"maxiter": _MAX_ITERATIONS, "ftol": _TOLERANCE},
         )
@@ -98,7 +106,7 @@ def _minimise(
 def reference(problem: Problem) -> Solution:
     """The allocation the signals ask for before any cap or budget."""
     start = np.zeros_like(problem.magnitudes)
-    return _minimise(problem, start, _REFERENCE_BOUND, [])
+    return _minimise(problem, start, np.full(start.size, _REFERENCE_BOUND), [])
 
 
 def solve(problem: Problem, start: Array) -> Solution:
@@ -117,18 +125,19 @@ def solve(problem: Problem, start: Array) -> Solution:
             "jac": lambda x: -np.ones((1, x.size)),
         },
     ]
-    for bucket, cap in enumerate(problem.bucket_caps):
-        members = (problem.buckets == bucket).astype(np.float64)
-        if not members.any():
+    rows = [*zip(problem.bucket_loads, problem.bucket_caps, strict=True)]
+    rows += [(load, problem.symbol_cap) for load in problem.shared_loads]
+    for load, cap in rows:
+        if not load.any():
             continue
         constraints.append(
             {
                 "type": "ineq",
-                "fun": lambda x, m=members, c=cap: np.array([c - m @ x]),
-                "jac": lambda x, m=members: np.atleast_2d(-m),
+                "fun": lambda x, m=load, c=cap: np.array([c - m @ x]),
+                "jac": lambda x, m=load: np.atleast_2d(-m),
             }
         )
-    solution = _minimise(problem, start, problem.symbol_cap, constraints)
+    solution = _minimise(problem, start, problem.upper, constraints)
     return Solution(
         shrink_to_feasible(problem, solution.magnitudes), solution.iterations, solution.message
     )
@@ -137,14 +146,16 @@ def solve(problem: Problem, start: Array) -> Solution:
 def feasibility_ratio(problem: Problem, x: Array) -> float:
     """The largest factor ≤ 1 by which x can be scaled and meet every cap (all are homogeneous)."""
     ratios = [1.0]
-    largest = float(np.max(x)) if x.size else 0.0
-    if largest > 0:
-        ratios.append(problem.symbol_cap / largest)
+    ratios += [
+        float(bound) / float(size) for bound, size in zip(problem.upper, x, strict=True) if size > 0
+    ]
     total = float(np.sum(x))
     if total > 0:
         ratios.append(problem.gross_cap / total)
-    for bucket, cap in enumerate(problem.bucket_caps):
-        gross = float(np.sum(x[problem.buckets == bucket]))
+    rows = [*zip(problem.bucket_loads, problem.bucket_caps, strict=True)]
+    rows += [(load, problem.symbol_cap) for load in problem.shared_loads]
+    for load, cap in rows:
+        gross = float(load @ x)
         if gross > 0:
             ratios.append(float(cap) / gross)
     vol = portfolio_vol(problem.signed_covariance, x)

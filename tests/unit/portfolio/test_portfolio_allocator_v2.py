@@ -248,3 +248,57 @@ def test_a_signal_s_vol_forecast_replaces_the_history_s_vol() -> None:
     assert result.target_weights == pytest.approx({"A": 0.5, "B": 0.25 / 6}, abs=1e-6)
     assert result.diagnostics["vol_sources"] == {"A": "history", "B": "forecast"}
     assert result.diagnostics["vols"]["B"] == pytest.approx(0.02 * math.sqrt(6))
+
+
+# -- groups (a pair's legs) are one bet -------------------------------------------------------
+
+PAIR_MODEL = risk_model({"A": 0.04, "B": 0.03, "C": 0.02}, [[1, 0.8, 0], [0.8, 1, 0], [0, 0, 1]])
+
+
+def pair(beta: float = 2.0, strength: float = 0.6) -> list[Signal]:
+    gross = 1.0 + beta
+    return [
+        sig("A", 1.0 / gross, strength=strength, strategy="pairs", group="pair:A/B"),
+        sig("B", -beta / gross, strength=strength, strategy="pairs", group="pair:A/B"),
+    ]
+
+
+def test_a_pair_keeps_its_hedge_ratio_when_the_symbol_cap_binds_on_its_larger_leg() -> None:
+    result = allocate(pair(), PAIR_MODEL, max_weight_per_symbol=0.25, risk_budget=1.0)
+    weights = result.target_weights
+    assert weights["A"] > 0 > weights["B"]
+    assert -weights["B"] / weights["A"] == pytest.approx(2.0, rel=1e-9)
+    # The whole pair shrinks until its larger leg meets the cap: B at 0.25, A at 0.125.
+    assert weights["B"] == pytest.approx(-0.25, rel=1e-6)
+    assert set(bound(result)) == {("symbol_cap", "B")}
+    assert result.diagnostics["groups"] == {
+        "pairs:pair:A/B": {"A": pytest.approx(1 / 3), "B": pytest.approx(-2 / 3)}
+    }
+
+
+def test_a_pair_across_buckets_scales_as_a_whole_under_a_bucket_cap() -> None:
+    buckets = {"A": Bucket.MAJORS, "B": Bucket.L1}
+    result = allocate(
+        pair(), PAIR_MODEL, buckets, bucket_caps={Bucket.L1: 0.1}, risk_budget=1.0
+    )
+    weights = result.target_weights
+    assert weights["B"] == pytest.approx(-0.1, rel=1e-6)
+    assert weights["A"] == pytest.approx(0.05, rel=1e-6)
+    assert set(bound(result)) == {("bucket_cap", "l1")}
+
+
+def test_a_symbol_traded_by_a_pair_and_a_lone_signal_stays_under_its_cap() -> None:
+    # C alone, and A both in the pair (long) and long on its own: A's gross over both bets
+    # is capped, and each bet keeps its own direction and proportions.
+    signals = [*pair(), sig("A", 1.0, strength=0.9), sig("C", 1.0, strength=0.9)]
+    result = allocate(signals, PAIR_MODEL, max_weight_per_symbol=0.3, risk_budget=1.0)
+    weights = result.target_weights
+    assert 0 < weights["A"] <= 0.3 * (1 + 1e-9) and weights["B"] < 0 and weights["C"] > 0
+    assert ("symbol_cap", "A") in bound(result)
+    assert sum(abs(w) for w in weights.values()) <= 1.0 + 1e-9
+
+
+def test_a_lone_leg_of_a_group_is_sized_as_a_plain_signal() -> None:
+    grouped = allocate([pair()[0], sig("C", 1.0)], PAIR_MODEL).target_weights
+    plain = allocate([sig("A", 1 / 3, strength=0.6), sig("C", 1.0)], PAIR_MODEL).target_weights
+    assert grouped == pytest.approx(plain, rel=1e-12)

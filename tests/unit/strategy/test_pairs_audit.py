@@ -270,7 +270,7 @@ def test_an_old_layout_checkpoint_is_refused_not_misread() -> None:
         pairs().restore({**saved, "state_version": 1})
 
 
-# -- what the allocators make of the legs (engine side, not fixed here) ------------------
+# -- what the allocators make of the legs ----------------------------------------------------
 
 
 def pair_signals(beta: float) -> list[Signal]:
@@ -282,20 +282,7 @@ def pair_signals(beta: float) -> list[Signal]:
     ]
 
 
-@pytest.mark.parametrize(
-    "allocator",
-    [
-        "legacy",
-        pytest.param(
-            "allocator_v2",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="allocator_v2 sizes pair legs as separate assets (mean-variance, then "
-                "the per-symbol cap on each leg), not 1:β",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("allocator", ["legacy", "allocator_v2"])
 def test_allocators_keep_the_hedge_ratio_of_a_pair(allocator: str) -> None:
     beta = 2.0
     model = RiskModel.from_vols({"A": 0.04, "B": 0.03}, [[1.0, 0.8], [0.8, 1.0]], Horizon.D1)
