@@ -49,6 +49,12 @@ class LegacyAllocator:
             diagnostics={
                 "active_signals": len(active),
                 "active_positions": positions,
+                # Symbols that move together (a pair's legs): caps applied later scale them
+                # as one (fallback_caps), never one leg alone.
+                "groups": {
+                    f"{strategy}:{group}": sorted({m.symbol for m in members})
+                    for (strategy, group), members in sorted(legs.items())
+                },
                 "gross": sum(abs(w) for w in ordered.values()),
                 "net": sum(ordered.values()),
             },

@@ -155,3 +155,28 @@ def test_all_flat_needs_no_risk_model_and_is_no_fallback() -> None:
     result = allocate(exits, risk_model=None)
     assert (result.allocator_used, result.fallback_reason) == ("allocator_v2", None)
     assert result.target_weights == {"A": 0.0, "B": 0.0}
+
+
+def test_a_fallback_caps_a_pair_as_a_whole() -> None:
+    # Legacy gives the pair half the equity split 1 : 2 (A 1/6, B -1/3) and C the other
+    # half. B over the 0.25 cap scales the pair, A with it; C alone is clipped to 0.25. The
+    # majors bucket (A and C) over 0.3 then scales C, and the pair again (B too, in l1).
+    signals = [
+        sig("A", 1 / 3, strategy="pairs", group="pair:A/B"),
+        sig("B", -2 / 3, strategy="pairs", group="pair:A/B"),
+        sig("C", 1.0),
+    ]
+    broken = risk_model({"A": float("nan"), "B": 0.02, "C": 0.02})
+    buckets = {"A": Bucket.MAJORS, "B": Bucket.L1, "C": Bucket.MAJORS}
+    config = PortfolioConfig.parse(
+        {"v2": {"max_weight_per_symbol": 0.25, "bucket_caps": {"majors": 0.3}}}
+    )
+    assert isinstance(config, PortfolioConfig)
+    result = allocate(signals, config, risk_model=broken, buckets=buckets)
+    assert result.allocator_used == "legacy" and result.fell_back
+    weights = result.target_weights
+    assert -weights["B"] / weights["A"] == pytest.approx(2.0)
+    # After the symbol caps: A 0.125, B -0.25, C 0.25; majors 0.375 → × 0.3 / 0.375.
+    factor = 0.3 / 0.375
+    assert weights == pytest.approx({"A": 0.125 * factor, "B": -0.25 * factor, "C": 0.25 * factor})
+    assert result.diagnostics["groups"] == {"pairs:pair:A/B": ["A", "B"]}
