@@ -278,9 +278,7 @@ def test_a_pair_keeps_its_hedge_ratio_when_the_symbol_cap_binds_on_its_larger_le
 
 def test_a_pair_across_buckets_scales_as_a_whole_under_a_bucket_cap() -> None:
     buckets = {"A": Bucket.MAJORS, "B": Bucket.L1}
-    result = allocate(
-        pair(), PAIR_MODEL, buckets, bucket_caps={Bucket.L1: 0.1}, risk_budget=1.0
-    )
+    result = allocate(pair(), PAIR_MODEL, buckets, bucket_caps={Bucket.L1: 0.1}, risk_budget=1.0)
     weights = result.target_weights
     assert weights["B"] == pytest.approx(-0.1, rel=1e-6)
     assert weights["A"] == pytest.approx(0.05, rel=1e-6)
