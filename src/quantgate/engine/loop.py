@@ -43,7 +43,7 @@ from time import perf_counter
 from typing import Any
 
 from quantgate.core.clock import Clock
-from quantgate.core.enums import Horizon, Mode, Side
+from quantgate.core.enums import Horizon, Mode, OrderStatus, Side
 from quantgate.core.errors import ProgrammerError
 from quantgate.core.signals import Signal
 from quantgate.core.types import Bar, Fill, Instrument
@@ -54,8 +54,9 @@ from quantgate.engine.ports import MarketEvent, MarketFeed, advance_clock
 from quantgate.execution.brokers.base import Broker
 from quantgate.execution.costs import CostModel, MarketContext, StandardCostModel
 from quantgate.execution.gateway import OrderGateway, Submission, SubmitStatus
-from quantgate.execution.intent import ChildOrder, ExecutionIntent
-from quantgate.execution.policies import PolicyBook
+from quantgate.execution.intent import ChildOrder, ExecutionIntent, ExecutionPlan
+from quantgate.execution.outbox import OutboxOrder
+from quantgate.execution.policies import SHORT_HORIZON_EXEC, PolicyBook
 from quantgate.execution.schedule import ExecutionSchedule
 from quantgate.portfolio.book import SignalBook
 from quantgate.portfolio.result import AllocationResult
@@ -130,6 +131,8 @@ class LoopStats:
     slices_dropped: int = 0
     # Slices priced from the market at their release (it had moved the plan's way).
     slices_repriced: int = 0
+    # Further slices sent after a short-horizon order was cut short (ShortHorizonConfig.follow_ups).
+    follow_ups: int = 0
     risk_observations: int = 0
     daily_loss_latched: bool = False
     # Wall time spent in the gateway and the risk gate (the database side of orders).
@@ -149,6 +152,7 @@ class LoopStats:
             "slices_resized": self.slices_resized,
             "slices_dropped": self.slices_dropped,
             "slices_repriced": self.slices_repriced,
+            "follow_ups": self.follow_ups,
             "risk_observations": self.risk_observations,
             "daily_loss_latched": self.daily_loss_latched,
             "order_path_seconds": self.order_path_seconds,
@@ -169,6 +173,7 @@ class LoopStats:
             slices_resized=int(payload.get("slices_resized", 0)),
             slices_dropped=int(payload.get("slices_dropped", 0)),
             slices_repriced=int(payload.get("slices_repriced", 0)),
+            follow_ups=int(payload.get("follow_ups", 0)),
             risk_observations=int(payload["risk_observations"]),
             daily_loss_latched=bool(payload["daily_loss_latched"]),
             order_path_seconds=float(payload.get("order_path_seconds", 0.0)),
@@ -241,6 +246,9 @@ class TradingLoop:
         self.stats = LoopStats()
         self.cursor: datetime | None = None
         self.targets: dict[str, Decimal] = {}
+        # Short-horizon orders that ended cut short in this event's reconcile, with their
+        # causes: followed up in the same event (so never part of a checkpoint).
+        self._cut_short: list[tuple[OutboxOrder, tuple[str, ...]]] = []
         self.last_allocation: AllocationResult | None = None
         # Orders still open in the outbox. Kept from submit results, fills and settled
         # orders so that an idle bar costs no query; re-read from the database at start,
@@ -348,6 +356,8 @@ class TradingLoop:
             self.stats.signals += len(signals)
             self.book.update(signals)
             self._rebalance(at, signals)
+        if self._cut_short:
+            self._follow_up(at)
         if self.pending:
             self._release(at)
 
@@ -376,7 +386,13 @@ class TradingLoop:
         for order in report.settled:
             if order.status.is_terminal:
                 open_orders.pop(order.client_order_id, None)
-                order_causes.pop(order.client_order_id, None)
+                causes = order_causes.pop(order.client_order_id, ())
+                if (
+                    order.status is OrderStatus.CANCELLED
+                    and order.policy == SHORT_HORIZON_EXEC
+                    and order.filled_quantity < order.quantity
+                ):
+                    self._cut_short.append((order, causes))
         if any(o.expires_at is not None and o.expires_at <= now for o in open_orders.values()):
             began = perf_counter()
             self.gateway.expire()
@@ -547,7 +563,9 @@ class TradingLoop:
         # The same for every intent of this decision.
         scope, strategy, mode = self.scope, self.order_strategy, self.mode
         default_horizon = self.config.default_horizon
-        for symbol in sorted({*weights, *held, *pending}):
+        # With the symbols of this batch's signals: an exit for a symbol not held still
+        # sets its target (a follow-up of an earlier plan must not outlive it).
+        for symbol in sorted({*weights, *held, *pending, *caused_by}):
             instrument = instruments.get(symbol)
             if symbol not in last_bars or instrument is None:
                 continue
@@ -602,7 +620,13 @@ class TradingLoop:
                 # moves from there to the same target.
                 intent = replace(intent, current_quantity=self.state.quantity(symbol))
             self._refresh_open_orders()
-        plan = self.policies.plan(intent, market)
+        self._schedule(self.policies.plan(intent, market), market, causes)
+
+    def _schedule(
+        self, plan: ExecutionPlan, market: MarketContext, causes: tuple[str, ...]
+    ) -> None:
+        """Put the plan's children in the schedule (in place of the symbol's earlier ones)."""
+        intent = plan.intent
         superseded = self.schedule.add(plan)
         order_causes = self.order_causes
         if superseded and order_causes:
@@ -613,9 +637,60 @@ class TradingLoop:
                 order_causes[child.client_order_id] = causes
         self.stats.intents += 1
         if plan.children:
-            self.pending[symbol] = PendingIntent(intent, market, causes)
+            self.pending[intent.instrument.symbol] = PendingIntent(intent, market, causes)
         else:
-            self.pending.pop(symbol, None)
+            self.pending.pop(intent.instrument.symbol, None)
+
+    def _follow_up(self, at: datetime) -> None:
+        """Send the next slice of each short-horizon plan whose order the venue filled only
+        in part (the rest of the IOC cancelled), unless a later decision replaced the plan
+        (a new target, a plan of its own) or its policy sends no more: one per symbol, at
+        the plan's price bound, for what is still to trade toward its target."""
+        cut, self._cut_short = self._cut_short, []
+        done: set[str] = set()
+        for order, causes in cut:
+            symbol = order.symbol
+            if symbol in done or symbol in self.pending or self._has_open_orders(symbol):
+                continue
+            done.add(symbol)
+            market = self._market(symbol)
+            following = self._next_slice(order, at, market)
+            if following is None:
+                continue
+            intent, child = following
+            self.stats.follow_ups += 1
+            self._schedule(ExecutionPlan(intent, child.policy, (child,)), market, causes)
+
+    def _next_slice(
+        self, order: OutboxOrder, at: datetime, market: MarketContext
+    ) -> tuple[ExecutionIntent, ChildOrder] | None:
+        """The cut-short order's plan from the position now to its target (decided when
+        it was: the same ids, the same price bound), and its next slice."""
+        began = perf_counter()
+        planned = self.gateway.order_intent(order.client_order_id)
+        self.stats.order_path_seconds += perf_counter() - began
+        instrument = self.instruments.get(order.symbol)
+        if planned is None or instrument is None:
+            return None
+        target = Decimal(planned["target_quantity"])
+        current = self.state.quantity(order.symbol)
+        if self.targets.get(order.symbol) != target or current == target:
+            return None  # a later decision moved the target, or the plan is done
+        intent = ExecutionIntent(
+            self.scope,
+            order.strategy,
+            instrument,
+            current,
+            target,
+            order.decision_time,
+            order.decision_price,
+            Horizon(planned["horizon"]),
+            self.mode,
+        )
+        if intent.side is not order.side:
+            return None
+        child = self.policies.follow_up(intent, int(planned["slice_index"]) + 1, at, market)
+        return None if child is None else (intent, child)
 
     def _has_open_orders(self, symbol: str) -> bool:
         open_orders = self.open_orders

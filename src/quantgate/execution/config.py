@@ -85,6 +85,11 @@ class ShortHorizonConfig(ComponentConfig):
     order_type: Literal["limit", "market"] = "limit"
     max_slippage_bps: float = Field(50.0, gt=0.0)
     min_notional: Decimal = Field(Decimal(10), ge=0)
+    # An order the venue filled only in part (the rest of the IOC cancelled: the bar's
+    # participation cap met, or the open beyond the limit) is followed at the next event
+    # by one for what is still to trade toward the same target, at the same bound, up to
+    # this many times; a later decision replaces it. 0: the gap waits for the next decision.
+    follow_ups: int = Field(3, ge=0, le=50)
 
 
 class LongHorizonConfig(ComponentConfig):

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import structlog
 from sqlalchemy import Engine
@@ -550,6 +550,11 @@ class OrderGateway(Generic[ContextT]):
 
     def open_orders(self) -> list[OutboxOrder]:
         return self.outbox.open_orders()
+
+    def order_intent(self, client_order_id: str) -> dict[str, Any] | None:
+        """What the outbox keeps of the order's plan (see OrderOutbox.intent_of)."""
+        with self.ledger.unit() as unit:
+            return self.outbox.intent_of(unit, client_order_id)
 
     def fills(self, client_order_id: str) -> list[Fill]:
         return self.outbox.fills(client_order_id)

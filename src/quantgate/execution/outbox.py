@@ -273,6 +273,18 @@ class OrderOutbox:
             )
             return [_fill(row) for row in rows]
 
+    def intent_of(self, unit: UnitOfWork, client_order_id: str) -> dict[str, Any] | None:
+        """What the order's row keeps of its plan (horizon, target_quantity, slice_index,
+        slice_count, release_at); None for an unknown order."""
+        self._sync(unit)
+        unwritten = self._unwritten.get(client_order_id)
+        if unwritten is not None:
+            return dict(unwritten[2])
+        row = unit.execute(
+            select(_ORDERS.c.intent).where(_ORDERS.c.client_order_id == client_order_id)
+        ).one_or_none()
+        return None if row is None else dict(row[0])
+
     def load(self, unit: UnitOfWork, client_order_id: str) -> OutboxOrder | None:
         self._sync(unit)
         order = self._open.get(client_order_id)

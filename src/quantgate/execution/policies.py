@@ -89,6 +89,17 @@ class ExecutionPolicy(ABC):
         (`reference`: the last price known now). This policy's children keep their prices."""
         return child
 
+    def follow_up(
+        self,
+        intent: ExecutionIntent,
+        slice_index: int,
+        release_at: datetime,
+        market: MarketContext | None = None,
+    ) -> ChildOrder | None:
+        """A further slice after the plan's slices were cut short; None: this policy sends
+        none (a multi-slice plan carries its shortfall within its own slices)."""
+        return None
+
 
 class ShortHorizonExec(ExecutionPolicy):
     name = SHORT_HORIZON_EXEC
@@ -100,28 +111,52 @@ class ShortHorizonExec(ExecutionPolicy):
         self.cost_model = cost_model
 
     def plan(self, intent: ExecutionIntent, market: MarketContext | None = None) -> ExecutionPlan:
+        child = self._slice(intent, 0, intent.decision_time, market)
+        return ExecutionPlan(intent, self.name, () if child is None else (child,))
+
+    def follow_up(
+        self,
+        intent: ExecutionIntent,
+        slice_index: int,
+        release_at: datetime,
+        market: MarketContext | None = None,
+    ) -> ChildOrder | None:
+        """Slice `slice_index` of `intent`'s plan, its earlier ones cut short: what is still
+        to trade (`intent` from the position now to the same target, decided when the plan
+        was), at the first slice's price bound, released at `release_at`. None past
+        `follow_ups`, or when too little is left."""
+        if not 0 < slice_index <= self.config.follow_ups:
+            return None
+        return self._slice(intent, slice_index, release_at, market)
+
+    def _slice(
+        self,
+        intent: ExecutionIntent,
+        slice_index: int,
+        release_at: datetime,
+        market: MarketContext | None,
+    ) -> ChildOrder | None:
         quantity = floor_to_lot(abs(intent.delta), intent.instrument.lot_size)
         if quantity <= 0 or quantity * intent.decision_price < self.config.min_notional:
-            return ExecutionPlan(intent, self.name, ())
+            return None
         if self.config.order_type == "market":
             order_type, limit = OrderType.MARKET, None
         else:
             order_type = OrderType.LIMIT
             limit = bounded_limit(intent, self.config.max_slippage_bps)
-        child = _child(
+        return _child(
             intent,
             self.name,
-            slice_index=0,
-            slice_count=1,
+            slice_index=slice_index,
+            slice_count=slice_index + 1,
             quantity=quantity,
             order_type=order_type,
             limit_price=limit,
             time_in_force=TimeInForce.IOC,
-            release_at=intent.decision_time,
+            release_at=release_at,
             expires_at=None,
             estimate=self._estimate(intent, quantity, Liquidity.TAKER, market),
         )
-        return ExecutionPlan(intent, self.name, (child,))
 
 
 class LongHorizonExec(ExecutionPolicy):
@@ -276,6 +311,17 @@ class PolicyBook:
     def reprice(self, child: ChildOrder, intent: ExecutionIntent, reference: Decimal) -> ChildOrder:
         """The due child priced as the policy that planned it prices it at its release."""
         return self.for_horizon(intent.horizon).reprice(child, intent, reference)
+
+    def follow_up(
+        self,
+        intent: ExecutionIntent,
+        slice_index: int,
+        release_at: datetime,
+        market: MarketContext | None = None,
+    ) -> ChildOrder | None:
+        """The further slice the policy that planned `intent` sends, if any."""
+        policy = self.for_horizon(intent.horizon)
+        return policy.follow_up(intent, slice_index, release_at, market)
 
 
 def bounded_limit(intent: ExecutionIntent, max_slippage_bps: float) -> Decimal:

@@ -45,11 +45,18 @@ def test_marketable_limit_does_not_chase_a_gap(tmp_path: Path) -> None:
     """The default short-horizon policy bounds the buy at 110 × (1 + 50 bps) = 110.55; bar 4
     opens at 111 and never trades that low, so nothing fills — bar 3's prices (which were
     inside the bound) are never used."""
-    backtest = config(["AAA"], short_horizon={"order_type": "limit"})
-    result = run(tmp_path, frame(bars("AAA", CLOSES, opens=OPENS)), backtest)
+    backtest = config(["AAA"], short_horizon={"order_type": "limit", "follow_ups": 0})
+    result = run(tmp_path / "once", frame(bars("AAA", CLOSES, opens=OPENS)), backtest)
     assert result.trades.is_empty()
     assert result.metrics["engine"]["submits"] == {"sent": 1}
     assert Decimal(result.metrics["final_equity"]) == D(10_000)
+    # Followed up (the default), the plan tries bars 5 and 6 at the same bound (their opens
+    # of 112.5 and 113.5 are beyond it too) and stops at bar 6's exit: nothing chased.
+    backtest = config(["AAA"], short_horizon={"order_type": "limit"})
+    result = run(tmp_path / "again", frame(bars("AAA", CLOSES, opens=OPENS)), backtest)
+    assert result.trades.is_empty()
+    assert result.metrics["engine"]["submits"] == {"sent": 3}
+    assert result.metrics["engine"]["follow_ups"] == 2
 
 
 def test_every_fill_of_a_random_run_is_the_next_bar_open(tmp_path: Path) -> None:
