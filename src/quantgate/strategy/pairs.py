@@ -60,6 +60,10 @@ class PairsConfig(StrategyConfig):
     # Lags of the residual ADF regression; None selects them by AIC.
     adf_lags: int | None = Field(default=1, ge=0)
     max_holding_bars: int | None = Field(default=None, ge=1)
+    # An open pair one of whose legs printed this many bars with no bar of the other leg
+    # at the same time is closed: a halted or delisted leg would otherwise freeze it (a
+    # pair only steps on paired bars, so not even the time stop would come). None: wait.
+    max_unpaired_bars: int | None = Field(default=3, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> PairsConfig:
@@ -185,6 +189,8 @@ class _PairState:
     # Direction of a position just closed by a stop or time stop: no new entry that way
     # until the spread has been back inside the exit band (0: none pending).
     stopped_direction: int = 0
+    # Per leg, its bars since the pair last stepped (both legs at one time).
+    unpaired: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,17 +252,17 @@ class PairsTradingStrategy(Strategy[PairsConfig]):
         pair = self._leg_to_pair[bar.symbol]
         state = self._pairs[pair]
         state.pending[bar.symbol] = _LegBar(bar.ts, bar.available_at, bar.close)
+        state.unpaired[bar.symbol] = state.unpaired.get(bar.symbol, 0) + 1
         other = pair[1] if bar.symbol == pair[0] else pair[0]
         partner = state.pending.get(other)
-        if partner is None:
-            return []
-        if partner.ts < bar.ts:
-            del state.pending[other]  # its own partner bar never came
-            return []
-        if partner.ts > bar.ts:
-            del state.pending[bar.symbol]
-            return []
+        if partner is None or partner.ts != bar.ts:
+            if partner is not None and partner.ts < bar.ts:
+                del state.pending[other]  # its own partner bar never came
+            elif partner is not None:
+                del state.pending[bar.symbol]
+            return self._close_if_a_leg_is_silent(pair, state, bar, other)
         leg_a, leg_b = state.pending.pop(pair[0]), state.pending.pop(pair[1])
+        state.unpaired.clear()
         if leg_a.close <= 0 or leg_b.close <= 0:
             raise DataError(f"{pair}: non-positive close at {bar.ts.isoformat()}", field="close")
         state.log_a.append(math.log(leg_a.close))
@@ -265,6 +271,17 @@ class PairsTradingStrategy(Strategy[PairsConfig]):
             return []
         asof = max(leg_a.available_at, leg_b.available_at)
         return self._step(pair, state, leg_a, leg_b, asof)
+
+    def _close_if_a_leg_is_silent(
+        self, pair: tuple[str, str], state: _PairState, bar: Bar, silent: str
+    ) -> list[Signal]:
+        limit = self.config.max_unpaired_bars
+        if state.open is None or limit is None or state.unpaired[bar.symbol] < limit:
+            return []
+        state.open = None
+        state.last_signal_at = bar.available_at
+        reason = f"{silent} printed no bar for {state.unpaired[bar.symbol]} of {bar.symbol}'s"
+        return self._leg_signals(pair, bar.available_at, 0.0, 0.0, 1.0, reason, None)
 
     def _step(
         self,
@@ -402,6 +419,7 @@ class PairsTradingStrategy(Strategy[PairsConfig]):
                 "last_test": state.last_test,
                 "blocked_entries": state.blocked_entries,
                 "stopped_direction": state.stopped_direction,
+                "unpaired": dict(sorted(state.unpaired.items())),
             }
             for (a, b), state in self._pairs.items()
         }
@@ -419,4 +437,5 @@ class PairsTradingStrategy(Strategy[PairsConfig]):
                 last_test=entry["last_test"],
                 blocked_entries=int(entry["blocked_entries"]),
                 stopped_direction=int(entry["stopped_direction"]),
+                unpaired={leg: int(n) for leg, n in entry.get("unpaired", {}).items()},
             )
