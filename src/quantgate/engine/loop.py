@@ -249,6 +249,8 @@ class TradingLoop:
         # Short-horizon orders that ended cut short in this event's reconcile, with their
         # causes: followed up in the same event (so never part of a checkpoint).
         self._cut_short: list[tuple[OutboxOrder, tuple[str, ...]]] = []
+        # Off, nothing is collected (and no outbox row read) for them.
+        self._follows_up = policies.short.max_follow_ups > 0
         self.last_allocation: AllocationResult | None = None
         # Orders still open in the outbox. Kept from submit results, fills and settled
         # orders so that an idle bar costs no query; re-read from the database at start,
@@ -388,7 +390,8 @@ class TradingLoop:
                 open_orders.pop(order.client_order_id, None)
                 causes = order_causes.pop(order.client_order_id, ())
                 if (
-                    order.status is OrderStatus.CANCELLED
+                    self._follows_up
+                    and order.status is OrderStatus.CANCELLED
                     and order.policy == SHORT_HORIZON_EXEC
                     and order.filled_quantity < order.quantity
                 ):
@@ -689,7 +692,8 @@ class TradingLoop:
         )
         if intent.side is not order.side:
             return None
-        child = self.policies.follow_up(intent, int(planned["slice_index"]) + 1, at, market)
+        policy = self.policies.for_horizon(intent.horizon)
+        child = policy.follow_up(intent, int(planned["slice_index"]) + 1, at, market)
         return None if child is None else (intent, child)
 
     def _has_open_orders(self, symbol: str) -> bool:
@@ -783,11 +787,12 @@ class TradingLoop:
             working += released_now.get(symbol, ZERO)
             slices_left = waiting[symbol] + due_left[symbol]
             due_left[symbol] -= 1
+            policy = self.policies.for_horizon(intent.horizon)
             # Priced first: the gate's per-order notional limit reads the slice's limit.
-            priced = self.policies.reprice(child, intent, self._exact_close(symbol))
+            priced = policy.reprice(child, intent, self._exact_close(symbol))
             if priced is not child:
                 self.stats.slices_repriced += 1
-            resized = self.policies.catch_up(
+            resized = policy.catch_up(
                 priced,
                 intent,
                 to_target - working,

@@ -89,6 +89,12 @@ class ExecutionPolicy(ABC):
         (`reference`: the last price known now). This policy's children keep their prices."""
         return child
 
+    @property
+    def max_follow_ups(self) -> int:
+        """How many further slices `follow_up` sends after a plan's slices were cut short:
+        none here (a multi-slice plan carries its shortfall within its own slices)."""
+        return 0
+
     def follow_up(
         self,
         intent: ExecutionIntent,
@@ -96,8 +102,8 @@ class ExecutionPolicy(ABC):
         release_at: datetime,
         market: MarketContext | None = None,
     ) -> ChildOrder | None:
-        """A further slice after the plan's slices were cut short; None: this policy sends
-        none (a multi-slice plan carries its shortfall within its own slices)."""
+        """Slice `slice_index` of `intent`'s plan, its earlier ones cut short; None past
+        `max_follow_ups`."""
         return None
 
 
@@ -114,6 +120,10 @@ class ShortHorizonExec(ExecutionPolicy):
         child = self._slice(intent, 0, intent.decision_time, market)
         return ExecutionPlan(intent, self.name, () if child is None else (child,))
 
+    @property
+    def max_follow_ups(self) -> int:
+        return self.config.follow_ups
+
     def follow_up(
         self,
         intent: ExecutionIntent,
@@ -125,7 +135,7 @@ class ShortHorizonExec(ExecutionPolicy):
         to trade (`intent` from the position now to the same target, decided when the plan
         was), at the first slice's price bound, released at `release_at`. None past
         `follow_ups`, or when too little is left."""
-        if not 0 < slice_index <= self.config.follow_ups:
+        if not 0 < slice_index <= self.max_follow_ups:
             return None
         return self._slice(intent, slice_index, release_at, market)
 
@@ -294,34 +304,6 @@ class PolicyBook:
 
     def plan(self, intent: ExecutionIntent, market: MarketContext | None = None) -> ExecutionPlan:
         return self.for_horizon(intent.horizon).plan(intent, market)
-
-    def catch_up(
-        self,
-        child: ChildOrder,
-        intent: ExecutionIntent,
-        outstanding: Decimal,
-        slices_left: int,
-        market: MarketContext | None = None,
-        largest: Decimal | None = None,
-    ) -> ChildOrder | None:
-        """The due child as the policy that planned it sends it (see ExecutionPolicy)."""
-        policy = self.for_horizon(intent.horizon)
-        return policy.catch_up(child, intent, outstanding, slices_left, market, largest)
-
-    def reprice(self, child: ChildOrder, intent: ExecutionIntent, reference: Decimal) -> ChildOrder:
-        """The due child priced as the policy that planned it prices it at its release."""
-        return self.for_horizon(intent.horizon).reprice(child, intent, reference)
-
-    def follow_up(
-        self,
-        intent: ExecutionIntent,
-        slice_index: int,
-        release_at: datetime,
-        market: MarketContext | None = None,
-    ) -> ChildOrder | None:
-        """The further slice the policy that planned `intent` sends, if any."""
-        policy = self.for_horizon(intent.horizon)
-        return policy.follow_up(intent, slice_index, release_at, market)
 
 
 def bounded_limit(intent: ExecutionIntent, max_slippage_bps: float) -> Decimal:

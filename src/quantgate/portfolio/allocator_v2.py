@@ -40,6 +40,7 @@ from quantgate.portfolio.views import (
     Duplicate,
     deduplicate,
     forecast_vols,
+    leg_groups,
     signal_alpha,
     symbol_alphas,
 )
@@ -123,7 +124,7 @@ class AllocatorV2:
                 symbol: "forecast" if symbol in forecasts else "history" for symbol in alphas
             },
         }
-        bets = _bets(kept, alphas, risk_model, config.assumed_annual_sharpe)
+        bets = _bets(kept, risk_model, config.assumed_annual_sharpe)
         if bets:
             final, reference_weights, extra = self._optimise(
                 bets, risk_model, buckets, budget, report
@@ -220,24 +221,11 @@ class _Bet:
 
 
 def _bets(
-    kept: Sequence[Signal],
-    alphas: Mapping[str, float],
-    risk_model: RiskModel,
-    assumed_annual_sharpe: float,
+    kept: Sequence[Signal], risk_model: RiskModel, assumed_annual_sharpe: float
 ) -> list[_Bet]:
-    """A bet per group of two or more legs on distinct symbols (one strategy's pair: its
-    legs keep the proportions the strategy sized them in), and one per symbol for the
-    other signals, whose views on a symbol net (`alphas` holds every kept signal's, so
-    the grouped legs' are taken back out)."""
-    groups: dict[tuple[str, str], list[Signal]] = {}
-    for signal in kept:
-        if signal.group is not None:
-            groups.setdefault((signal.strategy, signal.group), []).append(signal)
-    grouped = {
-        key: members
-        for key, members in groups.items()
-        if len(members) > 1 and len({m.symbol for m in members}) == len(members)
-    }
+    """A bet per group of legs (views.leg_groups: a pair keeps the proportions its strategy
+    sized the legs in), and one per symbol for the other signals, whose views net."""
+    grouped = leg_groups(kept)
     lone = [s for s in kept if s.group is None or (s.strategy, s.group) not in grouped]
     bets = [
         _Bet(symbol, {symbol: math.copysign(1.0, alpha)}, abs(alpha))
@@ -248,7 +236,9 @@ def _bets(
     ]
     for (strategy, group), members in sorted(grouped.items()):
         total = sum(abs(m.target_exposure) for m in members)
-        legs = {m.symbol: m.target_exposure / total for m in sorted(members, key=_by_symbol)}
+        legs = {
+            m.symbol: m.target_exposure / total for m in sorted(members, key=lambda m: m.symbol)
+        }
         alpha = sum(
             legs[m.symbol]
             * signal_alpha(m, risk_model.vol(m.symbol), risk_model.horizon, assumed_annual_sharpe)
@@ -257,10 +247,6 @@ def _bets(
         if alpha > 0.0 and math.isfinite(alpha):
             bets.append(_Bet(f"{strategy}:{group}", legs, alpha))
     return bets
-
-
-def _by_symbol(signal: Signal) -> str:
-    return signal.symbol
 
 
 def _dedup_constraint(duplicate: Duplicate, threshold: float) -> BoundConstraint:

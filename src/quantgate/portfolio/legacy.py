@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from quantgate.core.signals import Signal
 from quantgate.portfolio.result import AllocationResult
+from quantgate.portfolio.views import leg_groups
 
 
 class LegacyAllocator:
@@ -30,7 +31,7 @@ class LegacyAllocator:
     ) -> AllocationResult:
         active = [signal for signal in signals if not signal.is_exit]
         weights = {signal.symbol: 0.0 for signal in signals}
-        legs = _group_legs(active)
+        legs = leg_groups(active)
         positions = len(active) - sum(len(members) - 1 for members in legs.values())
         share = 1.0 / positions if positions else 0.0
         for signal in active:
@@ -59,15 +60,6 @@ class LegacyAllocator:
                 "net": sum(ordered.values()),
             },
         )
-
-
-def _group_legs(active: Sequence[Signal]) -> dict[tuple[str, str], list[Signal]]:
-    """The active signals of each (strategy, group) with more than one leg."""
-    groups: dict[tuple[str, str], list[Signal]] = {}
-    for signal in active:
-        if signal.group is not None:
-            groups.setdefault((signal.strategy, signal.group), []).append(signal)
-    return {key: members for key, members in groups.items() if len(members) > 1}
 
 
 def _leg_fraction(signal: Signal, members: Sequence[Signal]) -> float:

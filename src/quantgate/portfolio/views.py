@@ -108,3 +108,17 @@ def symbol_alphas(
         alpha = signal_alpha(signal, vol(signal.symbol), risk_horizon, assumed_annual_sharpe)
         alphas[signal.symbol] = alphas.get(signal.symbol, 0.0) + alpha
     return alphas
+
+
+def leg_groups(signals: Sequence[Signal]) -> dict[tuple[str, str], list[Signal]]:
+    """Per (strategy, group), its signals when they are legs to size together: two or
+    more, on distinct symbols (a pair). Any other signal is sized on its own."""
+    groups: dict[tuple[str, str], list[Signal]] = {}
+    for signal in signals:
+        if signal.group is not None:
+            groups.setdefault((signal.strategy, signal.group), []).append(signal)
+    return {
+        key: members
+        for key, members in groups.items()
+        if len(members) > 1 and len({member.symbol for member in members}) == len(members)
+    }
