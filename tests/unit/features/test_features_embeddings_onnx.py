@@ -41,8 +41,9 @@ SENTENCES = [
     "The Fed raised rates by 75 basis points and crypto followed stocks down",
     "",
 ]
-# Measured on 4,000 Reddit posts/comments: int8 mean cosine 0.992, min 0.953 (two-word
-# thank-yous); news and social sentences sit above 0.985.
+# Measured on 2,000 Reddit posts/comments: int8 mean cosine 0.990, min 0.942 (two-word
+# thank-yous); the sentences below sit above 0.99, the empty text at 0.981. The 7-bit
+# weights give these figures on every CPU (AVX2 or VNNI).
 INT8_MIN_COSINE = 0.98
 INT8_MEAN_COSINE = 0.99
 
@@ -74,7 +75,7 @@ def test_int8_vectors_match_sentence_transformers(
     assert cosine.min() >= INT8_MIN_COSINE, cosine
     assert cosine.mean() >= INT8_MEAN_COSINE, cosine
     assert int8.kind == "minilm-onnx-int8"
-    assert int8.id == "minilm-all-MiniLM-L6-v2-onnx-int8dyn-s8-perchannel-pertext-t256"
+    assert int8.id == "minilm-all-MiniLM-L6-v2-onnx-int8dyn-s8r7-perchannel-pertext-t256"
 
 
 def test_float32_vectors_equal_sentence_transformers(
