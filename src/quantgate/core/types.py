@@ -208,6 +208,30 @@ class Fill:
 
 @slot_init
 @dataclass(frozen=True, slots=True)
+class OrderEnded:
+    """An order that ended with part of it never filled, when nothing more is planned or
+    working for its symbol: the plan it belonged to is over short of its target.
+
+    `reason` is the order's end: "cancelled" (the venue cancelled the rest, e.g. an IOC
+    cut short by the volume cap), "expired" (a passive slice's window closed), "rejected"
+    (the venue refused it), "refused" (the open circuit breaker kept it from the venue)
+    or "denied: <reason>" (the risk gate refused it; never sent).
+    """
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    unfilled: Decimal
+    reason: str
+    ended_at: datetime
+
+    def __post_init__(self) -> None:
+        _store_utc(self, "ended_at", self.ended_at, "ended_at")
+        _require_positive_finite(self.unfilled, "OrderEnded.unfilled")
+
+
+@slot_init
+@dataclass(frozen=True, slots=True)
 class Position:
     """Net position in one symbol with its average entry price and realised PnL."""
 

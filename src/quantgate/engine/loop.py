@@ -23,7 +23,10 @@ Per market event (everything that became known at one instant `at`):
    the symbol's working orders);
 6. children that are due go through `gateway.submit_many` together (outbox → risk
    gate → broker; one unit of work for their rows, then the sends);
-7. the book is marked to the closes: one point of the equity curve.
+7. orders that ended this event with part unfilled (an IOC cut short past its
+   follow-ups, an expired last slice, a denial) are told (`on_order_ended`) to the
+   strategies that caused them, once their symbol has nothing more planned or working;
+8. the book is marked to the closes: one point of the equity curve.
 
 The database is touched only when orders exist: reconciliation runs while
 orders are open (or on every event for paper/live, `reconcile_when_idle`), and
@@ -46,14 +49,14 @@ from quantgate.core.clock import Clock
 from quantgate.core.enums import Horizon, Mode, OrderStatus, Side
 from quantgate.core.errors import ProgrammerError
 from quantgate.core.signals import Signal
-from quantgate.core.types import Bar, Fill, Instrument
+from quantgate.core.types import Bar, Fill, Instrument, OrderEnded
 from quantgate.engine.config import EngineConfig
 from quantgate.engine.history import MarketHistory
 from quantgate.engine.portfolio_state import ZERO, PortfolioState, price_decimal
 from quantgate.engine.ports import MarketEvent, MarketFeed, advance_clock
 from quantgate.execution.brokers.base import Broker
 from quantgate.execution.costs import CostModel, MarketContext, StandardCostModel
-from quantgate.execution.gateway import OrderGateway, Submission, SubmitStatus
+from quantgate.execution.gateway import GatewayResult, OrderGateway, Submission, SubmitStatus
 from quantgate.execution.intent import ChildOrder, ExecutionIntent, ExecutionPlan
 from quantgate.execution.outbox import OutboxOrder
 from quantgate.execution.policies import SHORT_HORIZON_EXEC, PolicyBook
@@ -133,6 +136,8 @@ class LoopStats:
     slices_repriced: int = 0
     # Further slices sent after a short-horizon order was cut short (ShortHorizonConfig.follow_ups).
     follow_ups: int = 0
+    # Orders that ended short of their plan's target, told to the strategies that caused them.
+    orders_ended_short: int = 0
     risk_observations: int = 0
     daily_loss_latched: bool = False
     # Wall time spent in the gateway and the risk gate (the database side of orders).
@@ -153,6 +158,7 @@ class LoopStats:
             "slices_dropped": self.slices_dropped,
             "slices_repriced": self.slices_repriced,
             "follow_ups": self.follow_ups,
+            "orders_ended_short": self.orders_ended_short,
             "risk_observations": self.risk_observations,
             "daily_loss_latched": self.daily_loss_latched,
             "order_path_seconds": self.order_path_seconds,
@@ -174,6 +180,7 @@ class LoopStats:
             slices_dropped=int(payload.get("slices_dropped", 0)),
             slices_repriced=int(payload.get("slices_repriced", 0)),
             follow_ups=int(payload.get("follow_ups", 0)),
+            orders_ended_short=int(payload.get("orders_ended_short", 0)),
             risk_observations=int(payload["risk_observations"]),
             daily_loss_latched=bool(payload["daily_loss_latched"]),
             order_path_seconds=float(payload.get("order_path_seconds", 0.0)),
@@ -251,6 +258,10 @@ class TradingLoop:
         self._cut_short: list[tuple[OutboxOrder, tuple[str, ...]]] = []
         # Off, nothing is collected (and no outbox row read) for them.
         self._follows_up = policies.short.max_follow_ups > 0
+        # Orders some strategies caused that ended in this event with part unfilled, with
+        # those strategies: told (`on_order_ended`) at the event's end if their symbol has
+        # nothing more planned or working by then (never part of a checkpoint).
+        self._ended: list[tuple[OrderEnded, tuple[str, ...]]] = []
         self.last_allocation: AllocationResult | None = None
         # Orders still open in the outbox. Kept from submit results, fills and settled
         # orders so that an idle bar costs no query; re-read from the database at start,
@@ -362,6 +373,8 @@ class TradingLoop:
             self._follow_up(at)
         if self.pending:
             self._release(at)
+        if self._ended:
+            self._tell_ended()
 
         stats = self.stats
         stats.events += 1
@@ -389,19 +402,59 @@ class TradingLoop:
             if order.status.is_terminal:
                 open_orders.pop(order.client_order_id, None)
                 causes = order_causes.pop(order.client_order_id, ())
+                if order.filled_quantity >= order.quantity:
+                    continue
                 if (
                     self._follows_up
                     and order.status is OrderStatus.CANCELLED
                     and order.policy == SHORT_HORIZON_EXEC
-                    and order.filled_quantity < order.quantity
                 ):
                     self._cut_short.append((order, causes))
+                if causes:
+                    self._ended.append(
+                        (
+                            OrderEnded(
+                                order.client_order_id,
+                                order.symbol,
+                                order.side,
+                                order.quantity - order.filled_quantity,
+                                order.status.value,
+                                now,
+                            ),
+                            causes,
+                        )
+                    )
         if any(o.expires_at is not None and o.expires_at <= now for o in open_orders.values()):
-            began = perf_counter()
-            self.gateway.expire()
-            self.stats.order_path_seconds += perf_counter() - began
-            self._book_cancel_fills()
-            self._refresh_open_orders()
+            self._expire(now)
+
+    def _expire(self, now: datetime) -> None:
+        """Cancel the passive slices whose window closed; an expired one some strategies
+        caused is an order that ended with its rest unfilled."""
+        expiring: dict[str, tuple[str, ...]] = {}
+        for client_order_id, open_order in self.open_orders.items():
+            if open_order.expires_at is not None and open_order.expires_at <= now:
+                causes = self.order_causes.get(client_order_id)
+                if causes:
+                    expiring[client_order_id] = causes
+        began = perf_counter()
+        self.gateway.expire()
+        self.stats.order_path_seconds += perf_counter() - began
+        self._book_cancel_fills()
+        # What is left of each (after fills that raced its cancel), before it is forgotten.
+        left = {cid: self.open_orders[cid] for cid in expiring if cid in self.open_orders}
+        self._refresh_open_orders()
+        for client_order_id, open_order in left.items():
+            if client_order_id in self.open_orders:
+                continue  # the cancel did not go through; it may still fill
+            ended = OrderEnded(
+                client_order_id,
+                open_order.symbol,
+                open_order.side,
+                open_order.remaining,
+                "expired",
+                now,
+            )
+            self._ended.append((ended, expiring[client_order_id]))
 
     def _book_fills(self, fills: Iterable[Fill]) -> None:
         open_orders, order_causes = self.open_orders, self.order_causes
@@ -696,6 +749,22 @@ class TradingLoop:
         child = policy.follow_up(intent, int(planned["slice_index"]) + 1, at, market)
         return None if child is None else (intent, child)
 
+    def _tell_ended(self) -> None:
+        """Tell the strategies that caused them of orders that ended short, where their
+        symbol has nothing more planned or working: the plan is over (an order whose
+        rest a follow-up, a later slice or a new decision carries on is not an end)."""
+        ended, self._ended = self._ended, []
+        by_name = self._strategies_by_name
+        for order, causes in ended:
+            symbol = order.symbol
+            if symbol in self.pending or self._has_open_orders(symbol):
+                continue
+            self.stats.orders_ended_short += 1
+            for name in causes:
+                strategy = by_name.get(name)
+                if strategy is not None:
+                    strategy.on_order_ended(order)
+
     def _has_open_orders(self, symbol: str) -> bool:
         open_orders = self.open_orders
         return bool(open_orders) and any(o.symbol == symbol for o in open_orders.values())
@@ -742,7 +811,10 @@ class TradingLoop:
                     reason = result.deny_reason.value if result.deny_reason else "denied"
                     stats.denials[reason] += 1
                 if status in _NEVER_FILLS and order_causes:
-                    order_causes.pop(child.client_order_id, None)
+                    # Refused (the circuit is open) too: the loop does not send it again.
+                    denied_causes = order_causes.pop(child.client_order_id, None)
+                    if denied_causes:
+                        self._ended.append((_never_sent(child, result, at), denied_causes))
         waiting = {child.order.instrument.symbol for child in self.schedule.pending()}
         self.pending = {s: p for s, p in self.pending.items() if s in waiting}
 
@@ -853,6 +925,19 @@ def _exact_nonzero_weight(weight: float) -> Decimal:
     # Equal shares repeat across symbols and decisions (1/N of equity each), and the repr
     # of a float such as 1/3 costs more than the sizing it feeds: converted once each.
     return Decimal(repr(weight))
+
+
+def _never_sent(child: ChildOrder, result: GatewayResult, at: datetime) -> OrderEnded:
+    """The end of a child the risk gate denied, or the venue rejected or the open circuit
+    refused on submit."""
+    if result.status is SubmitStatus.DENIED:
+        reason = f"denied: {result.deny_reason.value if result.deny_reason else 'denied'}"
+    else:
+        reason = result.status.value
+    order = child.order
+    return OrderEnded(
+        child.client_order_id, order.instrument.symbol, order.side, order.quantity, reason, at
+    )
 
 
 def _toward_zero(quantity: Decimal, lot: Decimal) -> Decimal:

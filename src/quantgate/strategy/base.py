@@ -3,7 +3,9 @@
 Per bar and per symbol, in time order, the engine calls `on_bar(bar)` (through
 `on_bars`, one call for the bars of one event); per model
 output, `on_prediction(prediction)`; per fill of an order the strategy caused,
-`on_fill(fill)`. The first two return signals (targets, see core.signals). The
+`on_fill(fill)`; per order of theirs that ended with part of it unfilled once nothing
+more is planned for its symbol, `on_order_ended(ended)`. The first two return signals
+(targets, see core.signals). The
 engine fills orders on the *next* bar, so a signal may use everything up to and
 including the bar it was handed, and nothing later: a strategy only ever sees
 the past because it is fed one bar at a time and keeps no reference to a feed.
@@ -27,7 +29,7 @@ from quantgate.config.base import ComponentConfig
 from quantgate.core.enums import Horizon
 from quantgate.core.errors import ConfigurationError, DataError, ProgrammerError
 from quantgate.core.signals import Signal
-from quantgate.core.types import Bar, Fill, Prediction
+from quantgate.core.types import Bar, Fill, OrderEnded, Prediction
 from quantgate.strategy.indicators import scale_to_horizon
 from quantgate.strategy.state import encode_time, require_time
 
@@ -163,6 +165,13 @@ class Strategy(ABC, Generic[ConfigT]):
 
     def on_fill(self, fill: Fill) -> None:
         """Learn the real price an order of this strategy filled at (default: ignore)."""
+        return None
+
+    def on_order_ended(self, ended: OrderEnded) -> None:
+        """Learn that an order this strategy caused ended short (unfilled rest cancelled,
+        expired, rejected or denied) and its symbol has nothing more planned or working:
+        the position is what its fills made it, short of the signal's target (default:
+        ignore). Signals it calls for go out with the strategy's next bar."""
         return None
 
     # -- persistence ----------------------------------------------------------

@@ -11,6 +11,13 @@ favourable one would flatter every backtest. Only after the test does the bar's
 high (low) move the peak (trough) that trails the stop, since using the bar's
 extreme to tighten a stop that same bar is then tested against would look ahead
 inside the bar.
+
+An entry that never filled (the engine reports its plan ended with nothing filled: a
+denial, an IOC that met no volume, a passive slice the market never reached) leaves
+no position to protect: at the next bar the bracket is withdrawn with an exit signal
+(the entry signal would otherwise stay active and let a later re-sizing buy an
+unprotected position) and the cooldown starts, so a denied entry is not re-sent
+every bar.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any
 from pydantic import Field
 
 from quantgate.core.signals import Signal
-from quantgate.core.types import Bar, Fill
+from quantgate.core.types import Bar, Fill, OrderEnded
 from quantgate.strategy.base import Strategy, StrategyConfig
 from quantgate.strategy.indicators import lookback_return, realised_vol
 from quantgate.strategy.state import bounded, decode_time, encode_time, require_time
@@ -55,6 +62,8 @@ class Bracket:
     bars_held: int = 0
     filled_quantity: float = 0.0
     filled_notional: float = 0.0
+    # Why its entry ended with nothing filled (withdrawn at the next bar); None otherwise.
+    entry_missed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +78,7 @@ class Bracket:
             "bars_held": self.bars_held,
             "filled_quantity": self.filled_quantity,
             "filled_notional": self.filled_notional,
+            "entry_missed": self.entry_missed,
         }
 
     @classmethod
@@ -85,6 +95,7 @@ class Bracket:
             bars_held=int(payload["bars_held"]),
             filled_quantity=float(payload["filled_quantity"]),
             filled_notional=float(payload["filled_notional"]),
+            entry_missed=None if payload["entry_missed"] is None else str(payload["entry_missed"]),
         )
 
 
@@ -98,6 +109,8 @@ class _SymbolState:
 
 class BracketMomentumStrategy(Strategy[BracketMomentumConfig]):
     kind = "bracket_momentum"
+    # 2: a bracket records an entry that never filled (`entry_missed`).
+    state_version = 2
 
     _symbols: dict[str, _SymbolState]
 
@@ -163,6 +176,8 @@ class BracketMomentumStrategy(Strategy[BracketMomentumConfig]):
         ]
 
     def _manage(self, state: _SymbolState, bracket: Bracket, bar: Bar) -> list[Signal]:
+        if bracket.entry_missed is not None:
+            return self._close(state, bracket, bar, f"entry not filled ({bracket.entry_missed})")
         bracket.bars_held += 1
         exit_reason = _exit_reason(bracket, bar)
         max_hold = self.config.max_holding_bars
@@ -173,6 +188,11 @@ class BracketMomentumStrategy(Strategy[BracketMomentumConfig]):
             bracket.trough = min(bracket.trough, bar.low)
             self._set_levels(bracket)
             return []
+        return self._close(state, bracket, bar, exit_reason)
+
+    def _close(
+        self, state: _SymbolState, bracket: Bracket, bar: Bar, exit_reason: str
+    ) -> list[Signal]:
         state.bracket = None
         state.bars_since_exit = 0
         state.last_signal_at = bar.available_at
@@ -215,6 +235,7 @@ class BracketMomentumStrategy(Strategy[BracketMomentumConfig]):
             return
         price = float(fill.price)
         first_fill = bracket.filled_quantity == 0.0
+        bracket.entry_missed = None  # a fill that raced the end: there is a position
         bracket.filled_quantity += float(fill.quantity)
         bracket.filled_notional += float(fill.quantity) * price
         bracket.entry_price = bracket.filled_notional / bracket.filled_quantity
@@ -226,6 +247,17 @@ class BracketMomentumStrategy(Strategy[BracketMomentumConfig]):
             bracket.peak = max(bracket.peak, price)
             bracket.trough = min(bracket.trough, price)
         self._set_levels(bracket)
+
+    def on_order_ended(self, ended: OrderEnded) -> None:
+        """An entry whose plan ended with nothing filled: the bracket protects nothing."""
+        state = self._symbols.get(ended.symbol)
+        bracket = None if state is None else state.bracket
+        if (
+            bracket is not None
+            and ended.side.sign == bracket.direction
+            and bracket.filled_quantity == 0.0
+        ):
+            bracket.entry_missed = ended.reason
 
     def _dump_state(self) -> dict[str, Any]:
         return {

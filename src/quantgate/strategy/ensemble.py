@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 from quantgate.config.base import ComponentConfig
 from quantgate.core.errors import ConfigurationError
 from quantgate.core.signals import Signal
-from quantgate.core.types import Bar, Fill, Prediction
+from quantgate.core.types import Bar, Fill, OrderEnded, Prediction
 from quantgate.strategy.base import Strategy, StrategyConfig
 
 
@@ -99,6 +99,12 @@ class EnsembleStrategy(Strategy[EnsembleConfig]):
         members = self.members
         for index in self._causes.get(fill.symbol, ()):
             members[index].on_fill(fill)
+
+    def on_order_ended(self, ended: OrderEnded) -> None:
+        # As fills: the members that moved the signal whose order it was.
+        members = self.members
+        for index in self._causes.get(ended.symbol, ()):
+            members[index].on_order_ended(ended)
 
     def _absorb(self, member_signals: list[list[Signal]]) -> list[Signal]:
         # Per symbol, the members that signalled; insertion-ordered, so output is deterministic.

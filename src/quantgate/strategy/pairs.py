@@ -23,6 +23,12 @@ a and short β·b, with gross exposure `max_exposure` split by 1 : |β|.
 The engine hands bars over one symbol at a time. A pair steps only when both
 legs have a bar with the same open time; a leg bar whose partner never arrives
 is dropped rather than matched with a different time.
+
+A pair is two legs or nothing: when the engine reports that a leg's entry ended with
+none of it filled (the risk gate denied it, the venue met it with no volume), the
+pair is closed at the next bar of either leg, so the other leg is not left as a
+naked position, and, as after a stop, not re-opened that way until the spread has
+been back inside `exit_z`.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from quantgate.core.errors import DataError
 from quantgate.core.signals import Signal
-from quantgate.core.types import Bar
+from quantgate.core.types import Bar, Fill, OrderEnded
 from quantgate.strategy.base import Strategy, StrategyConfig
 from quantgate.strategy.cointegration import (
     SIGNIFICANCE_LEVELS,
@@ -142,6 +148,15 @@ class OpenPair:
     intercept: float
     spread_std: float
     bars_held: int = 0
+    # Legs with a fill on their entry side, and why a leg's entry ended with none filled.
+    filled_legs: list[str] = field(default_factory=list)
+    leg_missed: str | None = None
+
+    def leg_side(self, leg_index: int) -> int:
+        """The sign of a leg's entry trade: +1 buys it, -1 sells it, 0 holds none."""
+        if leg_index == 0:
+            return self.direction
+        return -self.direction * (1 if self.hedge_ratio > 0 else -1 if self.hedge_ratio < 0 else 0)
 
     def z(self, log_a: float, log_b: float) -> float:
         """The z-score of the held spread at these log prices."""
@@ -158,6 +173,8 @@ class OpenPair:
             "intercept": self.intercept,
             "spread_std": self.spread_std,
             "bars_held": self.bars_held,
+            "filled_legs": list(self.filled_legs),
+            "leg_missed": self.leg_missed,
         }
 
     @classmethod
@@ -172,6 +189,8 @@ class OpenPair:
             intercept=float(payload["intercept"]),
             spread_std=float(payload["spread_std"]),
             bars_held=int(payload["bars_held"]),
+            filled_legs=[str(leg) for leg in payload["filled_legs"]],
+            leg_missed=None if payload["leg_missed"] is None else str(payload["leg_missed"]),
         )
 
 
@@ -218,7 +237,8 @@ def _spread_view(log_a: deque[float], log_b: deque[float]) -> _SpreadView | None
 class PairsTradingStrategy(Strategy[PairsConfig]):
     kind = "pairs"
     # 2: open pairs keep the entry regression (intercept, spread_std) their exits judge.
-    state_version = 2
+    # 3: and which legs filled, and a leg entry that ended unfilled.
+    state_version = 3
 
     _pairs: dict[tuple[str, str], _PairState]
     _leg_to_pair: dict[str, tuple[str, str]]
@@ -251,6 +271,35 @@ class PairsTradingStrategy(Strategy[PairsConfig]):
     def _on_bar(self, bar: Bar) -> list[Signal]:
         pair = self._leg_to_pair[bar.symbol]
         state = self._pairs[pair]
+        opened = state.open
+        signals = self._on_leg_bar(pair, state, bar)
+        if opened is not None and state.open is opened and opened.leg_missed is not None:
+            state.open = None
+            state.stopped_direction = opened.direction
+            state.last_signal_at = bar.available_at
+            return self._leg_signals(pair, bar.available_at, 0.0, 0.0, 1.0, opened.leg_missed, None)
+        return signals
+
+    def on_fill(self, fill: Fill) -> None:
+        leg, opened = self._open_leg(fill.symbol, fill.side.sign)
+        if leg is not None and opened is not None and leg not in opened.filled_legs:
+            opened.filled_legs.append(leg)
+            opened.leg_missed = None  # a fill that raced the end: the leg is held
+
+    def on_order_ended(self, ended: OrderEnded) -> None:
+        leg, opened = self._open_leg(ended.symbol, ended.side.sign)
+        if leg is not None and opened is not None and leg not in opened.filled_legs:
+            opened.leg_missed = f"{leg} entry not filled ({ended.reason})"
+
+    def _open_leg(self, symbol: str, side: int) -> tuple[str | None, OpenPair | None]:
+        """The symbol and its open pair when a trade of `side` is that leg's entry side."""
+        pair = self._leg_to_pair.get(symbol)
+        opened = None if pair is None else self._pairs[pair].open
+        if pair is None or opened is None or opened.leg_side(pair.index(symbol)) != side:
+            return None, None
+        return symbol, opened
+
+    def _on_leg_bar(self, pair: tuple[str, str], state: _PairState, bar: Bar) -> list[Signal]:
         state.pending[bar.symbol] = _LegBar(bar.ts, bar.available_at, bar.close)
         state.unpaired[bar.symbol] = state.unpaired.get(bar.symbol, 0) + 1
         other = pair[1] if bar.symbol == pair[0] else pair[0]
