@@ -228,7 +228,8 @@ def _spread_view(log_a: deque[float], log_b: deque[float]) -> _SpreadView | None
     design = np.column_stack([np.ones_like(b), b])
     (intercept, beta), *_ = np.linalg.lstsq(design, a, rcond=None)
     residuals = a - design @ np.array([intercept, beta])
-    std = float(np.std(residuals, ddof=1))
+    # Two parameters (intercept, hedge ratio) were fitted: n − 2 degrees of freedom.
+    std = float(np.std(residuals, ddof=2))
     if not std > 0.0:
         return None
     return _SpreadView(float(residuals[-1]) / std, float(beta), float(intercept), std)

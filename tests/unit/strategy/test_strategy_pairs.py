@@ -66,7 +66,8 @@ def test_entry_z_matches_an_independent_rolling_regression() -> None:
     log_b = np.log(b[index - 119 : index + 1])
     beta, alpha = np.polyfit(log_b, log_a, 1)
     residuals = log_a - alpha - beta * log_b
-    z = residuals[-1] / residuals.std(ddof=1)
+    # Residual std over n − 2 degrees of freedom (two fitted parameters).
+    z = residuals[-1] / residuals.std(ddof=2)
     assert abs(z) >= 2.0
     reported = re.search(r"spread z ([+-][0-9.]+)", entry.reason)
     assert reported is not None
