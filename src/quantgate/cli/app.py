@@ -8,7 +8,19 @@ from pathlib import Path
 import typer
 
 from quantgate import __version__
-from quantgate.cli import backtest, data, db, demo, features, gate, ml, registry, serve, validate
+from quantgate.cli import (
+    backtest,
+    data,
+    db,
+    demo,
+    features,
+    gate,
+    ml,
+    registry,
+    risk,
+    serve,
+    validate,
+)
 from quantgate.cli.context import CliContext, console
 from quantgate.config.logging import bind_run_id, configure_logging
 from quantgate.core.errors import (
@@ -31,6 +43,7 @@ app.add_typer(ml.app, name="ml")
 app.add_typer(registry.app, name="registry")
 app.command("backtest")(backtest.backtest_command)
 app.add_typer(gate.app, name="gate")
+app.add_typer(risk.app, name="risk")
 app.add_typer(validate.app, name="validate")
 app.command("serve")(serve.serve_command)
 app.add_typer(db.app, name="db")
