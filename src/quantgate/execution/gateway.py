@@ -438,6 +438,10 @@ class OrderGateway(Generic[ContextT]):
             if not states:
                 return ReconcileReport(tuple(fills), ())
             settled: list[OutboxOrder] = []
+            # Remembered only once the unit has committed: a fill remembered as seen but
+            # rolled back with the unit would be skipped by every later reconcile, leaving
+            # its order open and its reservation held for the life of the process.
+            queried_fills: list[Fill] = []
             with self.ledger.unit() as unit:
                 for order, state in states:
                     if state is None:
@@ -446,10 +450,11 @@ class OrderGateway(Generic[ContextT]):
                         repeated = self._unseen(state.fills)
                         if repeated:  # usually none: the fills came through the cursor
                             fills.extend(self._record_fills(unit, repeated))
-                            self._remember(repeated)
+                            queried_fills.extend(repeated)
                         changed = self._ingest_state(unit, state)
                     if changed is not None and changed.status != order.status:
                         settled.append(changed)
+            self._remember(queried_fills)
             return ReconcileReport(tuple(fills), tuple(settled))
 
     def _fill_cursor(self) -> str | None:
