@@ -55,10 +55,14 @@ def market_order(symbol: str, side: Side, quantity: Decimal, bucket: Bucket | No
     return Order("o", "mom", instrument(symbol, bucket), side, OrderType.MARKET, quantity, NOW)
 
 
-def model(inputs: CheckInput) -> tuple[dict[str, Bucket], dict[str, Decimal], Decimal]:
-    """Each book's bucket and worst-case value without the order, and the own book's value
-    with it: books in the order holdings, open orders, the order's own symbol, each taking
-    the bucket of what names it first; every sum from zero, term by term in that order."""
+def model(
+    inputs: CheckInput,
+) -> tuple[dict[str, Bucket], dict[str, Decimal], Decimal, Decimal | None]:
+    """Each book's bucket and worst-case value without the order, the own book's value
+    with it, and, when the order grows the worst case on its own side of zero, that side's
+    value: books in
+    the order holdings, open orders, the order's own symbol, each taking the bucket of
+    what names it first; every sum from zero, term by term in that order."""
     order, symbol = inputs.order, inputs.order.instrument.symbol
     buckets: dict[str, Bucket] = {}
     positions: dict[str, Decimal] = {}
@@ -98,12 +102,17 @@ def model(inputs: CheckInput) -> tuple[dict[str, Bucket], dict[str, Decimal], De
         for name in buckets
     }
     own_buys, own_sells = buys.get(symbol, ZERO), sells.get(symbol, ZERO)
+    position = positions.get(symbol, ZERO)
+    # The long side's worst case (position + buys) for a buy, the short side's for a sell.
+    side_before = position + own_buys if order.side is Side.BUY else own_sells - position
     if order.side is Side.BUY:
         own_buys += order.quantity
     else:
         own_sells += order.quantity
-    with_order = worst(positions.get(symbol, ZERO), own_buys, own_sells) * price(symbol)
-    return buckets, values, with_order
+    side_after = position + own_buys if order.side is Side.BUY else own_sells - position
+    with_order = worst(position, own_buys, own_sells) * price(symbol)
+    grown = side_after * price(symbol) if side_after > max(side_before, ZERO) else None
+    return buckets, values, with_order, grown
 
 
 def sums_by_bucket(buckets: dict[str, Bucket], values: dict[str, Decimal]) -> dict[Bucket, Decimal]:
@@ -115,23 +124,27 @@ def sums_by_bucket(buckets: dict[str, Bucket], values: dict[str, Decimal]) -> di
 
 def expected_denials(inputs: CheckInput) -> list[dict[str, str] | None]:
     """What the symbol, bucket and gross checks record under limits of next to nothing."""
-    buckets, values, own_with_order = model(inputs)
+    buckets, values, own_with_order, grown = model(inputs)
     symbol, bucket = inputs.order.instrument.symbol, inputs.order.instrument.bucket
     after_values = {**values, symbol: own_with_order}
     bucket_before = sums_by_bucket(buckets, values).get(bucket, ZERO)
     bucket_after = sums_by_bucket(buckets, after_values).get(bucket, ZERO)
     if buckets[symbol] != bucket:  # the own book counts in the bucket that named it first
         bucket_after = bucket_before
+    # A grown own side counts where the own book counts: not in a bucket it is not in.
+    own_in_bucket = buckets[symbol] == bucket
     figures = [
-        (symbol, values[symbol], own_with_order),
-        (bucket.value, bucket_before, bucket_after),
-        ("gross", sum(values.values(), ZERO), sum(after_values.values(), ZERO)),
+        (symbol, values[symbol], own_with_order, grown is not None),
+        (bucket.value, bucket_before, bucket_after, grown is not None and own_in_bucket),
+        ("gross", sum(values.values(), ZERO), sum(after_values.values(), ZERO), grown is not None),
     ]
+    grown = ZERO if grown is None else grown
     return [
         {"scope": scope, "before": str(before), "after": str(after), "limit": "1E-20"}
-        if after > TINY.max_gross_notional and after > before
+        if after > TINY.max_gross_notional
+        and (after > before or (grows and after - own_with_order + grown > TINY.max_gross_notional))
         else None
-        for scope, before, after in figures
+        for scope, before, after, grows in figures
     ]
 
 
@@ -189,7 +202,7 @@ def test_exposure_figures_match_the_plain_model_digit_for_digit(seed: int) -> No
     inputs = random_inputs(random.Random(seed))
     actual = [detail(check(inputs)) for check in (symbol_position, bucket_position, gross_exposure)]
     assert actual == expected_denials(inputs)
-    buckets, values, own_with_order = model(inputs)
+    buckets, values, own_with_order, _ = model(inputs)
     without = exposure(inputs, with_order=False)
     assert texts(without.by_symbol) == texts(values)
     assert texts(without.by_bucket) == texts(sums_by_bucket(buckets, values))

@@ -3,7 +3,11 @@
 Exposure is worst case: every open order (reserved, not yet filled) fills. For a
 symbol that is max(|position + open buys|, |position - open sells|) times its
 price. An order is denied only when it would take exposure past a limit AND
-raise it: an order that reduces an over-limit book (prices moved) goes through.
+raise it, or when it grows the worst case on its own side of zero (long for a
+buy, short for a sell) and that side alone is past the limit: an order that
+reduces an over-limit book (prices moved) goes through, but a sell that turns an
+over-limit long into a short as large (the same worst case, on the other side)
+is no reduction and is denied.
 
 A book is valued at its quote's mid (without a usable quote, at the highest price
 known of it). The order's own book is valued, with and without the order, at the
@@ -65,6 +69,9 @@ class _ValuedBooks:
     own_with_order: Decimal
     by_bucket: dict[Bucket, Decimal]
     own_bucket_with_order: Decimal
+    # When the order grows the worst case on its own side of zero (long for a buy, short for
+    # a sell), that side's value: it takes on exposure even if the larger side stays put.
+    own_side_grown: Decimal | None
 
 
 def exposure(inputs: CheckInput, *, with_order: bool) -> Exposure:
@@ -122,9 +129,16 @@ def _value_books(inputs: CheckInput) -> _ValuedBooks:
     if sells is None:
         sells = ZERO
     if order.side is _BUY:
+        side_before = position + buys
         buys += order.quantity
+        side_after = position + buys
     else:
+        side_before = sells - position
         sells += order.quantity
+        side_after = sells - position
+    own_side_grown = (
+        side_after * own_price if side_after > ZERO and side_after > side_before else None
+    )
     own_with_order = _worst_quantity(position, buys, sells) * own_price
 
     # Each bucket's sum without the order, then the own book's bucket with it: the same
@@ -142,7 +156,14 @@ def _value_books(inputs: CheckInput) -> _ValuedBooks:
         if buckets[index] == own_bucket:
             own_bucket_with_order += values[index]
     return _ValuedBooks(
-        books.keys(), buckets, values, own, own_with_order, by_bucket, own_bucket_with_order
+        books.keys(),
+        buckets,
+        values,
+        own,
+        own_with_order,
+        by_bucket,
+        own_bucket_with_order,
+        own_side_grown,
     )
 
 
@@ -189,11 +210,18 @@ def _denial(
     return Denial(reason, detail)
 
 
+def _grown_past(books: _ValuedBooks, after: Decimal, limit: Decimal) -> bool:
+    """The order grows its own side, and the total `after` (which holds the own book at its
+    worst case with the order) is past the limit with the own book at that side instead."""
+    grown = books.own_side_grown
+    return grown is not None and after - books.own_with_order + grown > limit
+
+
 def symbol_position(inputs: CheckInput) -> Denial | None:
     books = _valued_books(inputs)
     before, after = books.values[books.own], books.own_with_order
     limit = inputs.limits.max_symbol_notional
-    if after > limit and after > before:
+    if after > limit and (after > before or _grown_past(books, after, limit)):
         return _denial(DenyReason.MAX_POSITION_SYMBOL, inputs.symbol, before, after, limit)
     return None
 
@@ -205,7 +233,8 @@ def bucket_position(inputs: CheckInput) -> Denial | None:
     if books.buckets[books.own] == bucket:  # else the own book counts in another bucket
         after = books.own_bucket_with_order
     limit = inputs.limits.bucket_limit(bucket)
-    if after > limit and after > before:
+    own_in_bucket = books.buckets[books.own] == bucket
+    if after > limit and (after > before or (own_in_bucket and _grown_past(books, after, limit))):
         return _denial(DenyReason.MAX_POSITION_BUCKET, bucket.value, before, after, limit)
     return None
 
@@ -218,6 +247,6 @@ def gross_exposure(inputs: CheckInput) -> Denial | None:
     before = sum(tail, head + values[own])
     after = sum(tail, head + books.own_with_order)
     limit = inputs.limits.max_gross_notional
-    if after > limit and after > before:
+    if after > limit and (after > before or _grown_past(books, after, limit)):
         return _denial(DenyReason.GROSS_EXPOSURE, "gross", before, after, limit)
     return None
