@@ -183,9 +183,7 @@ class AllocatorV2:
         start = uncapped.magnitudes * feasibility_ratio(problem, uncapped.magnitudes)
         solution = solve(problem, start)
         report.extend(
-            _binding(
-                problem, loads, uncapped.magnitudes, solution.magnitudes, symbols, bucket_names
-            )
+            _binding(problem, legs, uncapped.magnitudes, solution.magnitudes, symbols, bucket_names)
         )
         final = legs @ solution.magnitudes
         before = legs @ uncapped.magnitudes
@@ -235,11 +233,12 @@ def _bets(
         if alpha != 0.0
     ]
     for (strategy, group), members in sorted(grouped.items()):
-        total = sum(abs(m.target_exposure) for m in members)
+        # Exact sums (fsum): a basket's legs give the same bet in any order.
+        total = math.fsum(abs(m.target_exposure) for m in members)
         legs = {
             m.symbol: m.target_exposure / total for m in sorted(members, key=lambda m: m.symbol)
         }
-        alpha = sum(
+        alpha = math.fsum(
             legs[m.symbol]
             * signal_alpha(m, risk_model.vol(m.symbol), risk_model.horizon, assumed_annual_sharpe)
             for m in members
@@ -269,9 +268,18 @@ def _is_binding(value: float, limit: float) -> bool:
     return value >= limit * (1.0 - _BINDING)
 
 
+def _netting_note(capped: float, held: float) -> str:
+    """Where bets offset each other on a symbol the caps hold their gross before netting
+    (optimizer.py), which is more than the book holds: a report giving that gross alone
+    reads as weights no position has, so it says both."""
+    if held >= capped * (1.0 - _BINDING):
+        return ""
+    return f"the bets' gross before they net is at the cap; the weights held net to {held:.6g}"
+
+
 def _binding(
     problem: Problem,
-    loads: Array,
+    legs: Array,
     uncapped: Array,
     final: Array,
     symbols: list[str],
@@ -281,6 +289,8 @@ def _binding(
     reference allocation: a symbol's and a bucket's gross weight, the portfolio's gross
     and volatility."""
     bound = []
+    loads = np.abs(legs)
+    held = np.abs(legs @ final)
     for index, symbol in enumerate(symbols):
         weight = float(loads[index] @ final)
         if _is_binding(weight, problem.symbol_cap):
@@ -291,13 +301,16 @@ def _binding(
                     before=float(loads[index] @ uncapped),
                     after=weight,
                     limit=problem.symbol_cap,
+                    detail=_netting_note(weight, float(held[index])),
                 )
             )
     for index, bucket in enumerate(bucket_names):
         load = problem.bucket_loads[index]
         gross = float(load @ final)
         cap = float(problem.bucket_caps[index])
+        inside = [row @ load > 0 for row in loads]
         if _is_binding(gross, cap):
+            note = _netting_note(gross, float(held[inside].sum()))
             bound.append(
                 BoundConstraint(
                     name="bucket_cap",
@@ -305,8 +318,8 @@ def _binding(
                     before=float(load @ uncapped),
                     after=gross,
                     limit=cap,
-                    detail=", ".join(
-                        s for s, row in zip(symbols, loads, strict=True) if row @ load > 0
+                    detail="; ".join(
+                        filter(None, [", ".join(np.asarray(symbols)[inside].tolist()), note])
                     ),
                 )
             )
@@ -317,6 +330,7 @@ def _binding(
                 before=float(np.sum(uncapped)),
                 after=float(np.sum(final)),
                 limit=problem.gross_cap,
+                detail=_netting_note(float(np.sum(final)), float(held.sum())),
             )
         )
     vol = portfolio_vol(problem.signed_covariance, final)

@@ -11,6 +11,7 @@ fallback when allocator_v2 cannot trust its inputs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -30,16 +31,17 @@ class LegacyAllocator:
         fallback_reason: str | None = None,
     ) -> AllocationResult:
         active = [signal for signal in signals if not signal.is_exit]
-        weights = {signal.symbol: 0.0 for signal in signals}
         legs = leg_groups(active)
         positions = len(active) - sum(len(members) - 1 for members in legs.values())
         share = 1.0 / positions if positions else 0.0
+        # Summed exactly (fsum): a symbol several signals trade gets bit-identical weights
+        # whatever order the caller listed them in.
+        parts: dict[str, list[float]] = {signal.symbol: [] for signal in signals}
         for signal in active:
             members = legs.get((signal.strategy, signal.group)) if signal.group else None
-            if members is None:
-                weights[signal.symbol] += signal.direction * share
-            else:
-                weights[signal.symbol] += signal.direction * share * _leg_fraction(signal, members)
+            fraction = 1.0 if members is None else _leg_fraction(signal, members)
+            parts[signal.symbol].append(signal.direction * share * fraction)
+        weights = {symbol: math.fsum(values) for symbol, values in parts.items()}
         ordered = dict(sorted(weights.items()))
         return AllocationResult(
             allocator_used=self.name,
@@ -65,4 +67,4 @@ class LegacyAllocator:
 def _leg_fraction(signal: Signal, members: Sequence[Signal]) -> float:
     """The leg's part of its group's share: its |target_exposure| over the group's (active
     signals have a non-zero exposure, so the total is positive)."""
-    return abs(signal.target_exposure) / sum(abs(member.target_exposure) for member in members)
+    return abs(signal.target_exposure) / math.fsum(abs(m.target_exposure) for m in members)

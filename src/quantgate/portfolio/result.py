@@ -19,6 +19,9 @@ class BoundConstraint(BaseModel):
     target exposure), `after` its final value, `limit` the cap it met.
     Names: `symbol_cap` (|weight|), `bucket_cap` (bucket gross), `gross_cap`
     (portfolio gross), `risk_budget` (portfolio ex-ante vol), `correlation_dedup`.
+    Where bets offset each other on a symbol (a lone signal against a pair's leg),
+    allocator_v2's caps hold the bets' gross before netting; `after` is that gross
+    and `detail` gives the smaller gross the netted weights hold.
     """
 
     model_config = ConfigDict(frozen=True)

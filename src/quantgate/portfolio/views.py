@@ -102,12 +102,13 @@ def symbol_alphas(
     risk_horizon: Horizon,
     assumed_annual_sharpe: float,
 ) -> dict[str, float]:
-    """Summed expected return per symbol (opposite views net out), symbols sorted."""
-    alphas: dict[str, float] = {}
+    """Summed expected return per symbol (opposite views net out), symbols sorted; summed
+    exactly (fsum), so the order the signals came in cannot change a bit."""
+    parts: dict[str, list[float]] = {}
     for signal in sorted(signals, key=lambda s: (s.symbol, s.strategy)):
         alpha = signal_alpha(signal, vol(signal.symbol), risk_horizon, assumed_annual_sharpe)
-        alphas[signal.symbol] = alphas.get(signal.symbol, 0.0) + alpha
-    return alphas
+        parts.setdefault(signal.symbol, []).append(alpha)
+    return {symbol: math.fsum(values) for symbol, values in parts.items()}
 
 
 def leg_groups(signals: Sequence[Signal]) -> dict[tuple[str, str], list[Signal]]:
