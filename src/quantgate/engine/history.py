@@ -16,6 +16,9 @@ import numpy as np
 from quantgate.core.enums import Horizon
 from quantgate.portfolio.risk_model import RiskModel
 
+# Symbols a missing risk model's reason names before it counts the rest.
+_NAMED = 5
+
 
 class MarketHistory:
     def __init__(self, window: int = 24 * 60 + 1, bar_hours: float = 1.0) -> None:
@@ -61,19 +64,38 @@ class MarketHistory:
     ) -> RiskModel | None:
         """Sample vols and correlations of `horizon` returns over the window; None when any
         symbol has fewer than `min_returns` of them (allocator_v2 then falls back, loudly)."""
+        return self.risk_model_or_reason(symbols, horizon, min_returns)[0]
+
+    def risk_model_or_reason(
+        self, symbols: Sequence[str], horizon: Horizon = Horizon.D1, min_returns: int = 5
+    ) -> tuple[RiskModel | None, str | None]:
+        """`risk_model`, or None with why: the symbols short of history, by name (the
+        fallback it causes is reported, and "no risk model" alone sends a user hunting)."""
         step = max(1, round(horizon.hours / self.bar_hours))
         series = {}
+        short: list[str] = []
         for symbol in symbols:
             closes = np.asarray(self.by_symbol.get(symbol, ()), dtype=np.float64)
             sampled = closes[::-1][::step][::-1]
-            if len(sampled) < min_returns + 1 or np.any(sampled <= 0):
-                return None
-            series[symbol] = np.diff(np.log(sampled))
+            if np.any(sampled <= 0):
+                short.append(f"{symbol} has a non-positive close")
+            elif len(sampled) < min_returns + 1:
+                short.append(f"{symbol} has {max(len(sampled) - 1, 0)}")
+            else:
+                series[symbol] = np.diff(np.log(sampled))
+        if short:
+            listed = ", ".join(short[:_NAMED]) + (
+                f" and {len(short) - _NAMED} more" if len(short) > _NAMED else ""
+            )
+            return None, (
+                f"the {horizon.value} risk model needs {min_returns} returns of every symbol "
+                f"in its history window: {listed}"
+            )
         if not series:
-            return None
+            return None, "no symbol to model"
         length = min(len(returns) for returns in series.values())
         aligned = {symbol: returns[-length:].tolist() for symbol, returns in series.items()}
-        return RiskModel.from_returns(aligned, horizon)
+        return RiskModel.from_returns(aligned, horizon), None
 
     def checkpoint(self) -> dict[str, list[float]]:
         return {symbol: list(closes) for symbol, closes in sorted(self.by_symbol.items())}

@@ -599,11 +599,19 @@ class TradingLoop:
     def _rebalance(self, at: datetime, signals: Sequence[Signal]) -> None:
         self.stats.rebalances += 1
         active = self.book.active()
-        risk_model = None
+        risk_model, missing = None, None
         if self.portfolio.allocator == "allocator_v2" and active:
             symbols = sorted({signal.symbol for signal in active})
-            risk_model = self.history.risk_model(symbols, self.config.risk_model_horizon)
-        result = allocate(active, self.portfolio, risk_model=risk_model, buckets=self.buckets)
+            risk_model, missing = self.history.risk_model_or_reason(
+                symbols, self.config.risk_model_horizon
+            )
+        result = allocate(
+            active,
+            self.portfolio,
+            risk_model=risk_model,
+            buckets=self.buckets,
+            risk_model_missing=missing,
+        )
         self.last_allocation = result
         if result.fell_back:
             self.stats.allocation_fallbacks += 1

@@ -79,6 +79,7 @@ class AllocatorV2:
         signals: Sequence[Signal],
         risk_model: RiskModel | None,
         buckets: Mapping[str, Bucket] | None = None,
+        risk_model_missing: str | None = None,
     ) -> AllocationResult:
         config = self.config
         buckets = buckets or {}
@@ -93,6 +94,8 @@ class AllocatorV2:
                 fallback_reason=None,
                 diagnostics={"active_signals": 0, "ex_ante_vol": 0.0, "gross": 0.0, "net": 0.0},
             )
+        if risk_model is None and risk_model_missing is not None:
+            raise AllocationError(f"no risk model: {risk_model_missing}")
         if risk_model is None:
             raise AllocationError(
                 "no risk model was given (vols and correlations are required; a backtest has "

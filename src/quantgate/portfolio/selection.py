@@ -39,14 +39,16 @@ def allocate(
     *,
     risk_model: RiskModel | None = None,
     buckets: Mapping[str, Bucket] | None = None,
+    risk_model_missing: str | None = None,
 ) -> AllocationResult:
-    """Target weights for `signals` with the configured allocator."""
+    """Target weights for `signals` with the configured allocator. Without a risk model,
+    `risk_model_missing` says why (it becomes allocator_v2's fallback reason)."""
     config = config or PortfolioConfig()
     legacy = LegacyAllocator()
     if config.allocator == "legacy":
         return legacy.allocate(signals)
     try:
-        return AllocatorV2(config.v2).allocate(signals, risk_model, buckets)
+        return AllocatorV2(config.v2).allocate(signals, risk_model, buckets, risk_model_missing)
     except (AllocationError, np.linalg.LinAlgError, FloatingPointError, ValueError) as error:
         # ValueError and LinAlgError come from NumPy/SciPy on numerically hopeless
         # input; they are reported in the result, which is what makes this safe.
