@@ -95,6 +95,10 @@ def loop_state(loop: TradingLoop) -> dict[str, Any]:
         },
         "targets": {symbol: str(q) for symbol, q in sorted(loop.targets.items())},
         "stats": loop.stats.to_json(),
+        # Every fill recorded up to here is in the book above (paper and live commit each
+        # unit as it ends; a backtest commits before it checkpoints): a restart books the
+        # ones recorded after it, which a crash before the next checkpoint left out.
+        "fills_booked_through": loop.gateway.fill_watermark(),
         "risk_watch": {
             "day": None if loop._day is None else loop._day.isoformat(),
             "day_open_equity": _optional_decimal(loop._day_open_equity),
@@ -184,6 +188,8 @@ def restore_loop_state(loop: TradingLoop, state: Mapping[str, Any]) -> None:
             client_order_id: tuple(str(name) for name in causes)
             for client_order_id, causes in state.get("order_causes", {}).items()
         }
+        watermark = state.get("fills_booked_through")
+        loop.fills_booked_through = None if watermark is None else int(watermark)
         loop.pending = {}
         for entry in state["pending"]:
             intent, market = _pending_from_json(loop, entry)

@@ -45,6 +45,8 @@ from functools import lru_cache
 from time import perf_counter
 from typing import Any
 
+import structlog
+
 from quantgate.core.clock import Clock
 from quantgate.core.enums import Horizon, Mode, OrderStatus, Side
 from quantgate.core.errors import ProgrammerError
@@ -115,6 +117,8 @@ class PendingIntent:
 
 
 # Submit outcomes after which the order can never fill.
+log = structlog.get_logger(__name__)
+
 _NEVER_FILLS = frozenset({SubmitStatus.DENIED, SubmitStatus.REJECTED, SubmitStatus.REFUSED})
 
 
@@ -138,6 +142,8 @@ class LoopStats:
     follow_ups: int = 0
     # Orders that ended short of their plan's target, told to the strategies that caused them.
     orders_ended_short: int = 0
+    # Fills recorded after the checkpoint a restart restored, booked at the restart.
+    fills_booked_on_restart: int = 0
     risk_observations: int = 0
     daily_loss_latched: bool = False
     # Wall time spent in the gateway and the risk gate (the database side of orders).
@@ -159,6 +165,7 @@ class LoopStats:
             "slices_repriced": self.slices_repriced,
             "follow_ups": self.follow_ups,
             "orders_ended_short": self.orders_ended_short,
+            "fills_booked_on_restart": self.fills_booked_on_restart,
             "risk_observations": self.risk_observations,
             "daily_loss_latched": self.daily_loss_latched,
             "order_path_seconds": self.order_path_seconds,
@@ -181,6 +188,7 @@ class LoopStats:
             slices_repriced=int(payload.get("slices_repriced", 0)),
             follow_ups=int(payload.get("follow_ups", 0)),
             orders_ended_short=int(payload.get("orders_ended_short", 0)),
+            fills_booked_on_restart=int(payload.get("fills_booked_on_restart", 0)),
             risk_observations=int(payload["risk_observations"]),
             daily_loss_latched=bool(payload["daily_loss_latched"]),
             order_path_seconds=float(payload.get("order_path_seconds", 0.0)),
@@ -278,6 +286,8 @@ class TradingLoop:
         self._anchor_sent: date | None = None
         self._loss_limit_f = float(gate.limits.max_daily_loss)
         self._started = False
+        # Set by a restore: the fills the restored book holds (engine.checkpoint).
+        self.fills_booked_through: int | None = None
 
     # -- running ---------------------------------------------------------------------------
 
@@ -286,6 +296,7 @@ class TradingLoop:
         if self._started:
             return
         self._started = True
+        self._book_fills_after_checkpoint()
         self._reconcile(self.clock.now())
         self._refresh_open_orders()
 
@@ -455,6 +466,27 @@ class TradingLoop:
                 now,
             )
             self._ended.append((ended, expiring[client_order_id]))
+
+    def _book_fills_after_checkpoint(self) -> None:
+        """Book the fills recorded after the restored checkpoint: a process that stopped
+        between recording fills and its next checkpoint booked them in a book that is
+        gone, and no reconcile reports them again (the venue's fill cursor moved on and
+        their orders are settled)."""
+        watermark, self.fills_booked_through = self.fills_booked_through, None
+        if watermark is None:
+            return
+        fills = self.gateway.fills_recorded_after(watermark)
+        for fill in fills:
+            self._book_fill(fill)
+        if fills:
+            self.stats.fills_booked_on_restart += len(fills)
+            log.warning(
+                "fills_booked_on_restart",
+                scope=self.scope,
+                count=len(fills),
+                first=fills[0].trade_id,
+                last=fills[-1].trade_id,
+            )
 
     def _book_fills(self, fills: Iterable[Fill]) -> None:
         open_orders, order_causes = self.open_orders, self.order_causes

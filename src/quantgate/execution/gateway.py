@@ -564,6 +564,16 @@ class OrderGateway(Generic[ContextT]):
     def fills(self, client_order_id: str) -> list[Fill]:
         return self.outbox.fills(client_order_id)
 
+    def fill_watermark(self) -> int:
+        """A mark of the fills recorded so far (see `fills_recorded_after`)."""
+        with self.ledger.unit() as unit:
+            return self.outbox.last_fill_id(unit)
+
+    def fills_recorded_after(self, watermark: int) -> list[Fill]:
+        """The fills recorded since `fill_watermark` returned `watermark`, in record order."""
+        with self.ledger.unit() as unit:
+            return self.outbox.fills_after(unit, watermark)
+
 
 def _storable(child: ChildOrder) -> bool:
     order = child.order

@@ -31,7 +31,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 
 from quantgate.core.clock import LatestIsoformat
 from quantgate.core.enums import Mode, OrderStatus, OrderType, Side
@@ -272,6 +272,22 @@ class OrderOutbox:
                 .order_by(_FILLS.c.filled_at, _FILLS.c.id)
             )
             return [_fill(row) for row in rows]
+
+    def last_fill_id(self, unit: UnitOfWork) -> int:
+        """The scope's highest fill row id (0 with none): fills recorded later have higher."""
+        value = unit.execute(
+            select(func.max(_FILLS.c.id)).where(_FILLS.c.scope == self.scope)
+        ).scalar()
+        return int(value or 0)
+
+    def fills_after(self, unit: UnitOfWork, fill_id: int) -> list[Fill]:
+        """The scope's fills recorded after row `fill_id`, in the order they were recorded."""
+        rows = unit.execute(
+            select(_FILLS)
+            .where(_FILLS.c.scope == self.scope, _FILLS.c.id > fill_id)
+            .order_by(_FILLS.c.id)
+        )
+        return [_fill(row) for row in rows]
 
     def intent_of(self, unit: UnitOfWork, client_order_id: str) -> dict[str, Any] | None:
         """What the order's row keeps of its plan (horizon, target_quantity, slice_index,
