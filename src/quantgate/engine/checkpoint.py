@@ -9,7 +9,10 @@ or open order (told of its fills), the daily-loss watch and the counters. The
 equity curve is saved beside it.
 
 The database (outbox, fills, trace, risk state) is the other half. In paper and
-live it is the truth and is not copied. A backtest owns its database (one file
+live it is the truth and is not copied; the checkpoint notes how far the scope's
+fills went (`fills_booked_through`), and a restart books the fills recorded after
+that, which a process that stopped before its next checkpoint had booked in a book
+that is gone. A backtest owns its database (one file
 in the run folder), so its checkpoint also holds a consistent copy of it: a
 restart puts that copy back, so orders the crashed process wrote after the
 checkpoint do not exist and are sent again exactly as an uninterrupted run would.
