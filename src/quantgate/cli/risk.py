@@ -11,6 +11,7 @@ person can stop a scope before its first order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -35,25 +36,26 @@ REASON_HELP = "why (recorded)"
 RECENT_EVENTS = 10
 
 
+# One declaration per option, shared by every command (typer only reads them).
+_SCOPE = typer.Option(..., "--scope", help=SCOPE_HELP)
+_ACTOR = typer.Option(..., "--actor", help=ACTOR_HELP)
+_REASON = typer.Option(..., "--reason", help=REASON_HELP)
+_JSON = typer.Option(False, "--json", help="print JSON")
+
+
 @app.command("status")
-def status_command(
-    ctx: typer.Context,
-    scope: str = typer.Option(..., "--scope", help=SCOPE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
-) -> None:
+def status_command(ctx: typer.Context, scope: str = _SCOPE, as_json: bool = _JSON) -> None:
     """The switches, the disabled strategies, the open reservations and recent events."""
-    cli = get_context(ctx)
-    gate = _gate(cli, scope, known=True)
-    _report(gate, as_json)
+    _report(_gate(get_context(ctx), scope, known=True), as_json)
 
 
 @app.command("reset-daily-loss")
 def reset_daily_loss_command(
     ctx: typer.Context,
-    scope: str = typer.Option(..., "--scope", help=SCOPE_HELP),
-    actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
-    reason: str = typer.Option(..., "--reason", help=REASON_HELP),
-    as_json: bool = typer.Option(False, "--json", help="print the new status as JSON"),
+    scope: str = _SCOPE,
+    actor: str = _ACTOR,
+    reason: str = _REASON,
+    as_json: bool = _JSON,
 ) -> None:
     """Clear the daily loss latch; the day is re-anchored at the next equity seen."""
     cli = get_context(ctx)
@@ -65,20 +67,25 @@ def reset_daily_loss_command(
             field="--scope",
             fix="check `quantgate risk status --scope ...`; there is nothing to reset",
         )
-    with cli.recorded("risk reset-daily-loss") as detail:
-        gate.reset_daily_loss(actor=actor, reason=reason)
-        detail.update({"scope": scope, "actor": actor, "reason": reason})
-    _report(gate, as_json)
+    who = {"actor": actor, "reason": reason}
+    _change(
+        cli,
+        gate,
+        "reset-daily-loss",
+        who,
+        as_json,
+        lambda: gate.reset_daily_loss(actor=actor, reason=reason),
+    )
 
 
 @app.command("enable-strategy")
 def enable_strategy_command(
     ctx: typer.Context,
     strategy: str = typer.Argument(..., help="the strategy the gate disabled"),
-    scope: str = typer.Option(..., "--scope", help=SCOPE_HELP),
-    actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
-    reason: str = typer.Option(..., "--reason", help=REASON_HELP),
-    as_json: bool = typer.Option(False, "--json", help="print the new status as JSON"),
+    scope: str = _SCOPE,
+    actor: str = _ACTOR,
+    reason: str = _REASON,
+    as_json: bool = _JSON,
 ) -> None:
     """Re-enable a strategy the repeated-execution throttle (or a person) disabled."""
     cli = get_context(ctx)
@@ -91,39 +98,49 @@ def enable_strategy_command(
             field="STRATEGY",
             fix="give one of: " + (", ".join(sorted(disabled)) or "(none is disabled)"),
         )
-    with cli.recorded("risk enable-strategy") as detail:
-        gate.enable_strategy(strategy, actor=actor, reason=reason)
-        detail.update({"scope": scope, "strategy": strategy, "actor": actor, "reason": reason})
-    _report(gate, as_json)
+    who = {"strategy": strategy, "actor": actor, "reason": reason}
+    _change(
+        cli,
+        gate,
+        "enable-strategy",
+        who,
+        as_json,
+        lambda: gate.enable_strategy(strategy, actor=actor, reason=reason),
+    )
 
 
 @app.command("disable-strategy")
 def disable_strategy_command(
     ctx: typer.Context,
     strategy: str = typer.Argument(..., help="the strategy to stop"),
-    scope: str = typer.Option(..., "--scope", help=SCOPE_HELP),
-    actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
-    reason: str = typer.Option(..., "--reason", help=REASON_HELP),
-    as_json: bool = typer.Option(False, "--json", help="print the new status as JSON"),
+    scope: str = _SCOPE,
+    actor: str = _ACTOR,
+    reason: str = _REASON,
+    as_json: bool = _JSON,
 ) -> None:
     """Deny every order of a strategy until a person re-enables it."""
     cli = get_context(ctx)
     _require_person(actor, reason)
     gate = _gate(cli, scope, known=True)
-    with cli.recorded("risk disable-strategy") as detail:
-        gate.disable_strategy(strategy, actor=actor, reason=reason)
-        detail.update({"scope": scope, "strategy": strategy, "actor": actor, "reason": reason})
-    _report(gate, as_json)
+    who = {"strategy": strategy, "actor": actor, "reason": reason}
+    _change(
+        cli,
+        gate,
+        "disable-strategy",
+        who,
+        as_json,
+        lambda: gate.disable_strategy(strategy, actor=actor, reason=reason),
+    )
 
 
 @app.command("kill-switch")
 def kill_switch_command(
     ctx: typer.Context,
     action: str = typer.Argument(..., help="engage | release"),
-    scope: str = typer.Option(..., "--scope", help=SCOPE_HELP),
-    actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
-    reason: str = typer.Option(..., "--reason", help=REASON_HELP),
-    as_json: bool = typer.Option(False, "--json", help="print the new status as JSON"),
+    scope: str = _SCOPE,
+    actor: str = _ACTOR,
+    reason: str = _REASON,
+    as_json: bool = _JSON,
 ) -> None:
     """Engage (every order of the scope denied) or release the kill switch."""
     cli = get_context(ctx)
@@ -140,12 +157,25 @@ def kill_switch_command(
             field="--scope",
             fix="check `quantgate risk status --scope ...`; there is nothing to release",
         )
-    with cli.recorded(f"risk kill-switch {action}") as detail:
-        if engage:
-            gate.engage_kill_switch(actor=actor, reason=reason)
-        else:
-            gate.release_kill_switch(actor=actor, reason=reason)
-        detail.update({"scope": scope, "action": action, "actor": actor, "reason": reason})
+    who = {"action": action, "actor": actor, "reason": reason}
+    turn = gate.engage_kill_switch if engage else gate.release_kill_switch
+    _change(
+        cli, gate, f"kill-switch {action}", who, as_json, lambda: turn(actor=actor, reason=reason)
+    )
+
+
+def _change(
+    cli: CliContext,
+    gate: RiskGate,
+    command: str,
+    who: dict[str, str],
+    as_json: bool,
+    apply: Callable[[], None],
+) -> None:
+    """Make the change, recorded in command_runs, and print the status it leaves."""
+    with cli.recorded(f"risk {command}") as detail:
+        apply()
+        detail.update({"scope": gate.scope, **who})
     _report(gate, as_json)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import polars as pl
 import pytest
+from binance_hours import real_bars
 
 from quantgate.core import Fill
 from quantgate.engine.backtest import BacktestConfig, run_backtest
@@ -17,19 +17,6 @@ from quantgate.strategy.bracket import BracketMomentumStrategy
 
 SYMBOL = "BTCUSDT"
 START, END = datetime(2022, 1, 1, tzinfo=UTC), datetime(2022, 6, 1, tzinfo=UTC)
-
-
-def real_bars(shared_data: Path) -> pl.DataFrame:
-    path = shared_data / "binance_spot_1h" / f"{SYMBOL}_1h.csv.gz"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    ts = pl.col("timestamp").str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC")
-    return (
-        pl.read_csv(path)
-        .with_columns(ts.alias("ts"), pl.lit(SYMBOL).alias("symbol"))
-        .with_columns((pl.col("ts") + pl.duration(hours=1)).alias("available_at"))
-        .filter((pl.col("ts") >= START - timedelta(days=3)) & (pl.col("ts") < END))
-    )
 
 
 @pytest.mark.realdata
@@ -75,7 +62,11 @@ def test_a_late_first_fill_starts_the_stop_below_the_entry(
         }
     )
     assert isinstance(config, BacktestConfig)
-    result = run_backtest(config, tmp_path, feed=FrameBarFeed(real_bars(shared_data)))
+    result = run_backtest(
+        config,
+        tmp_path,
+        feed=FrameBarFeed(real_bars(shared_data, SYMBOL, START, END, timedelta(days=3))),
+    )
     assert result.completed
     late = [entry for entry in first_fills if entry[2] >= 1]
     # Some entries did fill only after a bar or more (the case under test)...

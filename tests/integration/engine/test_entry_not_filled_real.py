@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
+from binance_hours import real_bars
 
 from quantgate.core import Bar, Signal
 from quantgate.engine.backtest import BacktestConfig, run_backtest
@@ -28,19 +28,6 @@ PARAMS = {
     "take_profit_pct": 0.06,
     "cooldown_bars": 3,
 }
-
-
-def real_bars(shared_data: Path, start: datetime, end: datetime) -> pl.DataFrame:
-    path = shared_data / "binance_spot_1h" / f"{SYMBOL}_1h.csv.gz"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    ts = pl.col("timestamp").str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC")
-    return (
-        pl.read_csv(path)
-        .with_columns(ts.alias("ts"), pl.lit(SYMBOL).alias("symbol"))
-        .with_columns((pl.col("ts") + pl.duration(hours=1)).alias("available_at"))
-        .filter((pl.col("ts") >= start - timedelta(days=3)) & (pl.col("ts") < end))
-    )
 
 
 def run(shared_data: Path, tmp_path: Path, end: datetime, **extra: Any) -> Counter[str]:
@@ -81,7 +68,9 @@ def run(shared_data: Path, tmp_path: Path, end: datetime, **extra: Any) -> Count
         patch.setattr(BracketMomentumStrategy, "_manage", watch_manage)
         patch.setattr(BracketMomentumStrategy, "_maybe_enter", watch_enter)
         result = run_backtest(
-            config, tmp_path, feed=FrameBarFeed(real_bars(shared_data, start, end))
+            config,
+            tmp_path,
+            feed=FrameBarFeed(real_bars(shared_data, SYMBOL, start, end, timedelta(days=3))),
         )
     assert result.completed
     return seen
