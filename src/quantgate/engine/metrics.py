@@ -1,8 +1,9 @@
 """Performance of a run from its equity curve, trades and execution trace.
 
 Returns are daily (the last equity of each UTC day, the initial capital before
-the first; a mark at midnight closes the day before, whose last bar it ends, so a
-window ending at midnight has no one-hour "day" at its end), annualised with 365
+the first; a mark at midnight, or just after it by the bars' publication latency,
+closes the day before, whose last bar it ends, so a window ending at midnight has
+no one-hour "day" at its end), annualised with 365
 periods (crypto trades every day); drawdown is measured on the full (hourly) curve.
 A round trip runs from flat to flat (a flip closes one and opens the next); its PnL
 is the realised PnL of its fills, fees included; the hit rate is the share of closed
@@ -16,16 +17,17 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from quantgate.core.enums import Side
 from quantgate.ml.overfitting import max_drawdown, sharpe_ratio, sortino_ratio
 
 ZERO = Decimal(0)
-BPS = Decimal(10_000)
 PERIODS_PER_YEAR = 365.0
 
 
@@ -40,9 +42,14 @@ def daily_returns(curve: pl.DataFrame, initial: float) -> pl.DataFrame:
     if curve.is_empty():
         return pl.DataFrame(schema={"day": pl.Date, "equity": pl.Float64, "ret": pl.Float64})
     # A day's marks run from 00:00 (exclusive) to 24:00 (inclusive): the event at midnight
-    # is the close of the bar that ends the day.
-    day = (pl.col("ts") - pl.duration(microseconds=1)).dt.date().alias("day")
-    days = curve.sort("ts").group_by(day, maintain_order=True).agg(pl.col("equity").last())
+    # is the close of the bar that ends the day. Marks come at a bar's close plus its
+    # publication latency (00:00:05, say), so the latency is taken off first; else the
+    # last bar of a window ending at midnight makes a one-hour "day" of its own.
+    ordered = curve.sort("ts")
+    latency = (ordered["ts"] - ordered["ts"].dt.truncate("1h")).min()
+    shift = latency if isinstance(latency, timedelta) else timedelta(0)
+    day = (pl.col("ts") - shift - pl.duration(microseconds=1)).dt.date().alias("day")
+    days = ordered.group_by(day, maintain_order=True).agg(pl.col("equity").last())
     equity = days["equity"].to_numpy()
     previous = np.concatenate(([initial], equity[:-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -158,9 +165,13 @@ def trade_figures(
     """Costs, PnL, round trips and hit rate in total and by symbol, bucket and horizon."""
     slip: dict[str, tuple[Decimal, Decimal]] = {}
     for row in trace.iter_rows(named=True):
-        notional = _money(row["quantity"]) * _money(row["fill_price"])
-        arrival = notional * Decimal(repr(row["arrival_slippage_bps"])) / BPS
-        decision = notional * Decimal(repr(row["slippage_bps"])) / BPS
+        # From the prices, not the float bps columns: bps are relative to the reference
+        # price, so bps x fill notional overstates the cost by the slippage itself, and
+        # the float would spoil figures the run reports as exact.
+        sign = Side(row["side"]).sign
+        quantity, fill = _money(row["quantity"]), _money(row["fill_price"])
+        arrival = sign * (fill - _money(row["arrival_mid"])) * quantity
+        decision = sign * (fill - _money(row["decision_price"])) * quantity
         slip[row["trade_id"]] = (arrival, decision)
     total = _Group()
     groups: dict[str, dict[str, _Group]] = {

@@ -27,7 +27,13 @@ from pydantic import ConfigDict, Field
 
 from quantgate.config.base import ComponentConfig
 from quantgate.core.errors import ConfigurationError, DataError
-from quantgate.engine.backtest import EQUITY_FILE, METRICS_FILE, RUN_FILE, TRADES_FILE
+from quantgate.engine.backtest import (
+    EQUITY_FILE,
+    METRICS_FILE,
+    RUN_FILE,
+    TRACE_FILE,
+    TRADES_FILE,
+)
 from quantgate.engine.metrics import daily_returns
 from quantgate.engine.trials import TRIAL_RETURNS_FILE, TRIALS_FILE
 from quantgate.engine.validation import overfitting_figures
@@ -222,6 +228,14 @@ def _read_run(run_dir: Path) -> _RunFiles:
     if fills is not None and fills != trades.height:
         raise _damaged(
             run_dir / TRADES_FILE, f"{trades.height} fills, but {METRICS_FILE} counts {fills}"
+        )
+    # The costs reported come from the execution trace (one row per fill): without it
+    # whole, the cost figures have nothing behind them.
+    trace = _read_table(run_dir / TRACE_FILE, {})
+    if trace.height != trades.height:
+        raise _damaged(
+            run_dir / TRACE_FILE,
+            f"{trace.height} traced fills, but {TRADES_FILE} has {trades.height}",
         )
     return _RunFiles(run, metrics, initial_capital, curve)
 
