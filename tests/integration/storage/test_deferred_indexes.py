@@ -39,6 +39,7 @@ def test_held_back_indexes_are_built_again_as_migrated(database_url: str) -> Non
     expected = {
         "ix_orders_scope_status",
         "ix_fills_client_order_id",
+        "ix_fills_scope_id",
         "ix_execution_trace_scope_filled",
         "ix_risk_gate_decisions_scope_decided",
         "ix_risk_gate_decisions_strategy",

@@ -164,6 +164,8 @@ class FillRow(Base):
     __table_args__ = (
         UniqueConstraint("venue", "trade_id", name="uq_fills_venue_trade_id"),
         Index("ix_fills_client_order_id", "client_order_id"),
+        # The fill watermark of a checkpoint (engine.checkpoint) and the fills after it.
+        Index("ix_fills_scope_id", "scope", "id"),
     )
 
 
