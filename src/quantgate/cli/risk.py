@@ -58,9 +58,7 @@ def reset_daily_loss_command(
     as_json: bool = _JSON,
 ) -> None:
     """Clear the daily loss latch; the day is re-anchored at the next equity seen."""
-    cli = get_context(ctx)
-    _require_person(actor, reason)
-    gate = _gate(cli, scope, known=True)
+    cli, gate = _person_at_gate(ctx, scope, actor, reason)
     if not gate.status().daily_loss_latched:
         raise ConfigurationError(
             f"the daily loss latch of scope {scope!r} is not engaged",
@@ -88,9 +86,7 @@ def enable_strategy_command(
     as_json: bool = _JSON,
 ) -> None:
     """Re-enable a strategy the repeated-execution throttle (or a person) disabled."""
-    cli = get_context(ctx)
-    _require_person(actor, reason)
-    gate = _gate(cli, scope, known=True)
+    cli, gate = _person_at_gate(ctx, scope, actor, reason)
     disabled = gate.status().disabled_strategies
     if strategy not in disabled:
         raise ConfigurationError(
@@ -119,9 +115,7 @@ def disable_strategy_command(
     as_json: bool = _JSON,
 ) -> None:
     """Deny every order of a strategy until a person re-enables it."""
-    cli = get_context(ctx)
-    _require_person(actor, reason)
-    gate = _gate(cli, scope, known=True)
+    cli, gate = _person_at_gate(ctx, scope, actor, reason)
     who = {"strategy": strategy, "actor": actor, "reason": reason}
     _change(
         cli,
@@ -143,14 +137,12 @@ def kill_switch_command(
     as_json: bool = _JSON,
 ) -> None:
     """Engage (every order of the scope denied) or release the kill switch."""
-    cli = get_context(ctx)
     if action not in ("engage", "release"):
         raise ConfigurationError(
             f"unknown action {action!r}", field="ACTION", fix="give engage or release"
         )
-    _require_person(actor, reason)
     engage = action == "engage"
-    gate = _gate(cli, scope, known=not engage)
+    cli, gate = _person_at_gate(ctx, scope, actor, reason, known=not engage)
     if not engage and not gate.status().kill_switch:
         raise ConfigurationError(
             f"the kill switch of scope {scope!r} is not engaged",
@@ -177,6 +169,15 @@ def _change(
         apply()
         detail.update({"scope": gate.scope, **who})
     _report(gate, as_json)
+
+
+def _person_at_gate(
+    ctx: typer.Context, scope: str, actor: str, reason: str, *, known: bool = True
+) -> tuple[CliContext, RiskGate]:
+    """The command's context and the scope's gate, once the change names a person."""
+    cli = get_context(ctx)
+    _require_person(actor, reason)
+    return cli, _gate(cli, scope, known=known)
 
 
 def _require_person(actor: str, reason: str) -> None:

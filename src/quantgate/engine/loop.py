@@ -422,19 +422,16 @@ class TradingLoop:
                 ):
                     self._cut_short.append((order, causes))
                 if causes:
-                    self._ended.append(
-                        (
-                            OrderEnded(
-                                order.client_order_id,
-                                order.symbol,
-                                order.side,
-                                order.quantity - order.filled_quantity,
-                                order.status.value,
-                                now,
-                            ),
-                            causes,
-                        )
+                    unfilled = order.quantity - order.filled_quantity
+                    ended = OrderEnded(
+                        order.client_order_id,
+                        order.symbol,
+                        order.side,
+                        unfilled,
+                        order.status.value,
+                        now,
                     )
+                    self._ended.append((ended, causes))
         if any(o.expires_at is not None and o.expires_at <= now for o in open_orders.values()):
             self._expire(now)
 
