@@ -10,9 +10,10 @@ equity curve is saved beside it.
 
 The database (outbox, fills, trace, risk state) is the other half. In paper and
 live it is the truth and is not copied; the checkpoint notes how far the scope's
-fills went (`fills_booked_through`), and a restart books the fills recorded after
-that, which a process that stopped before its next checkpoint had booked in a book
-that is gone. A backtest owns its database (one file
+fills went (`fills_booked_through`, less the pushed fills still waiting for the book:
+`fills_waiting`), and a restart books the fills recorded after that and those waiting,
+which a process that stopped before its next checkpoint had booked in a book that is
+gone. A backtest owns its database (one file
 in the run folder), so its checkpoint also holds a consistent copy of it: a
 restart puts that copy back, so orders the crashed process wrote after the
 checkpoint do not exist and are sent again exactly as an uninterrupted run would.
@@ -43,6 +44,7 @@ from quantgate.core.errors import ConfigurationError, DataError, ProgrammerError
 from quantgate.core.types import Bar
 from quantgate.engine.portfolio_state import PortfolioState
 from quantgate.execution.costs import MarketContext
+from quantgate.execution.gateway import FillMark
 from quantgate.execution.intent import ExecutionIntent, ExecutionPlan
 from quantgate.portfolio.book import SignalBook
 
@@ -101,7 +103,7 @@ def loop_state(loop: TradingLoop) -> dict[str, Any]:
         # Every fill recorded up to here is in the book above (paper and live commit each
         # unit as it ends; a backtest commits before it checkpoints): a restart books the
         # ones recorded after it, which a crash before the next checkpoint left out.
-        "fills_booked_through": loop.gateway.fill_watermark(),
+        **_fill_mark_json(loop.gateway.fill_mark()),
         "risk_watch": {
             "day": None if loop._day is None else loop._day.isoformat(),
             "day_open_equity": _optional_decimal(loop._day_open_equity),
@@ -109,6 +111,10 @@ def loop_state(loop: TradingLoop) -> dict[str, Any]:
             "anchor_sent": None if loop._anchor_sent is None else loop._anchor_sent.isoformat(),
         },
     }
+
+
+def _fill_mark_json(mark: FillMark) -> dict[str, Any]:
+    return {"fills_booked_through": mark.through, "fills_waiting": list(mark.waiting)}
 
 
 def _pending_json(intent: ExecutionIntent, market: MarketContext) -> dict[str, Any]:
@@ -192,7 +198,11 @@ def restore_loop_state(loop: TradingLoop, state: Mapping[str, Any]) -> None:
             for client_order_id, causes in state.get("order_causes", {}).items()
         }
         watermark = state.get("fills_booked_through")
-        loop.fills_booked_through = None if watermark is None else int(watermark)
+        loop.fills_booked_through = (
+            None
+            if watermark is None
+            else FillMark(int(watermark), tuple(str(t) for t in state.get("fills_waiting", ())))
+        )
         loop.pending = {}
         for entry in state["pending"]:
             intent, market = _pending_from_json(loop, entry)

@@ -58,7 +58,13 @@ from quantgate.engine.portfolio_state import ZERO, PortfolioState, price_decimal
 from quantgate.engine.ports import MarketEvent, MarketFeed, advance_clock
 from quantgate.execution.brokers.base import Broker
 from quantgate.execution.costs import CostModel, MarketContext, StandardCostModel
-from quantgate.execution.gateway import GatewayResult, OrderGateway, Submission, SubmitStatus
+from quantgate.execution.gateway import (
+    FillMark,
+    GatewayResult,
+    OrderGateway,
+    Submission,
+    SubmitStatus,
+)
 from quantgate.execution.intent import ChildOrder, ExecutionIntent, ExecutionPlan
 from quantgate.execution.outbox import OutboxOrder
 from quantgate.execution.policies import SHORT_HORIZON_EXEC, PolicyBook
@@ -287,7 +293,7 @@ class TradingLoop:
         self._loss_limit_f = float(gate.limits.max_daily_loss)
         self._started = False
         # Set by a restore: the fills the restored book holds (engine.checkpoint).
-        self.fills_booked_through: int | None = None
+        self.fills_booked_through: FillMark | None = None
 
     # -- running ---------------------------------------------------------------------------
 
@@ -469,10 +475,10 @@ class TradingLoop:
         between recording fills and its next checkpoint booked them in a book that is
         gone, and no reconcile reports them again (the venue's fill cursor moved on and
         their orders are settled)."""
-        watermark, self.fills_booked_through = self.fills_booked_through, None
-        if watermark is None:
+        mark, self.fills_booked_through = self.fills_booked_through, None
+        if mark is None:
             return
-        fills = self.gateway.fills_recorded_after(watermark)
+        fills = self.gateway.fills_not_booked(mark)
         for fill in fills:
             self._book_fill(fill)
         if fills:

@@ -24,7 +24,8 @@ errs on the side of reserving).
 
 Fills come in through `on_fill` (push) or `reconcile` (poll); both de-duplicate by
 venue trade id in the database, update the order, shrink its risk reservation and
-write the execution trace, a poll's fills in one unit.
+write the execution trace, a poll's fills in one unit. Every new fill reaches the book
+through `reconcile`'s report or `take_unreported_fills`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,16 @@ class GatewayResult:
 
 @slot_init
 @dataclass(frozen=True, slots=True)
+class FillMark:
+    """The fills a book holds: every fill recorded up to row `through` (the scope's
+    highest fill id) except those with the trade ids in `waiting`, recorded but not yet
+    handed to the book."""
+
+    through: int
+    waiting: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Submission(Generic[ContextT]):
     """One child order with what the gate and the cost model need to judge it."""
 
@@ -146,10 +157,14 @@ class OrderGateway(Generic[ContextT]):
         # spares the database an insert for each repeat this process has seen.
         self._seen_trades: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._seen_lock = threading.Lock()
-        # Fills a cancel's answer carried: recorded (and de-duplicated) at once, so that the
-        # reservation released by the cancel never leaves them uncounted, and handed to the
-        # book by `take_unreported_fills` or the next reconcile.
+        # Fills a cancel's answer carried or a venue pushed (`on_fill`): recorded (and
+        # de-duplicated) at once, so that no reservation leaves them uncounted, and handed
+        # to the book by `take_unreported_fills` or the next reconcile.
         self._unreported: list[Fill] = []
+        # Held from a pushed fill's record until it is queued for the book, and while a
+        # checkpoint reads its fill mark: a mark never counts a recorded fill as booked
+        # that neither the book nor the queue holds.
+        self._handover_lock = threading.Lock()
 
     def commit(self) -> None:
         """Make everything written so far durable (only AT_COMMIT ledgers hold any back)."""
@@ -394,14 +409,19 @@ class OrderGateway(Generic[ContextT]):
     # -- fills and reconciliation ---------------------------------------------------------------
 
     def on_fill(self, fill: Fill) -> bool:
-        """Record one fill; False when its trade id was seen before (nothing changes then)."""
+        """Record one fill a venue pushed and queue it for the book (the next reconcile or
+        `take_unreported_fills` hands it over); False when its trade id was seen before
+        (nothing changes then)."""
         fresh = self._unseen([fill])
         if not fresh:
             # A shortcut only: the database's unique (venue, trade id) is what guarantees once.
             return False
-        with self.ledger.unit() as unit:
-            recorded = self._record_fills(unit, fresh)
-        self._remember(fresh)
+        with self._handover_lock:
+            with self.ledger.unit() as unit:
+                recorded = self._record_fills(unit, fresh)
+            self._remember(fresh)
+            with self._seen_lock:
+                self._unreported.extend(recorded)
         return bool(recorded)
 
     def reconcile(self) -> ReconcileReport:
@@ -564,15 +584,22 @@ class OrderGateway(Generic[ContextT]):
     def fills(self, client_order_id: str) -> list[Fill]:
         return self.outbox.fills(client_order_id)
 
-    def fill_watermark(self) -> int:
-        """A mark of the fills recorded so far (see `fills_recorded_after`)."""
-        with self.ledger.unit() as unit:
-            return self.outbox.last_fill_id(unit)
+    def fill_mark(self) -> FillMark:
+        """What the book holds of the fills recorded so far, for a checkpoint of it taken
+        now (see `fills_not_booked`)."""
+        with self._handover_lock:
+            with self.ledger.unit() as unit:
+                through = self.outbox.last_fill_id(unit)
+            with self._seen_lock:
+                waiting = tuple(sorted(fill.trade_id for fill in self._unreported))
+        return FillMark(through, waiting)
 
-    def fills_recorded_after(self, watermark: int) -> list[Fill]:
-        """The fills recorded since `fill_watermark` returned `watermark`, in record order."""
+    def fills_not_booked(self, mark: FillMark) -> list[Fill]:
+        """The fills a book checkpointed at `mark` lacks, in record order: those recorded
+        after it and those that were still waiting to be handed over."""
         with self.ledger.unit() as unit:
-            return self.outbox.fills_after(unit, watermark)
+            waiting = self.outbox.fills_with_trade_ids(unit, self.broker.venue, mark.waiting)
+            return waiting + self.outbox.fills_after(unit, mark.through)
 
 
 def _storable(child: ChildOrder) -> bool:

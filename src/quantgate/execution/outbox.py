@@ -289,6 +289,23 @@ class OrderOutbox:
         )
         return [_fill(row) for row in rows]
 
+    def fills_with_trade_ids(
+        self, unit: UnitOfWork, venue: str, trade_ids: Sequence[str]
+    ) -> list[Fill]:
+        """The scope's fills from `venue` with these trade ids, in the order they were recorded."""
+        if not trade_ids:
+            return []
+        rows = unit.execute(
+            select(_FILLS)
+            .where(
+                _FILLS.c.scope == self.scope,
+                _FILLS.c.venue == venue,
+                _FILLS.c.trade_id.in_(trade_ids),
+            )
+            .order_by(_FILLS.c.id)
+        )
+        return [_fill(row) for row in rows]
+
     def intent_of(self, unit: UnitOfWork, client_order_id: str) -> dict[str, Any] | None:
         """What the order's row keeps of its plan (horizon, target_quantity, slice_index,
         slice_count, release_at); None for an unknown order."""

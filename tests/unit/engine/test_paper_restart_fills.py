@@ -104,3 +104,39 @@ def from_fills(trace: pl.DataFrame) -> tuple[Decimal, dict[str, Decimal]]:
         cash -= sign * quantity * price + fee
         held[symbol] = held.get(symbol, Decimal(0)) + sign * quantity
     return cash, {s: q for s, q in sorted(held.items()) if q != 0}
+
+
+def test_a_pushed_fill_waiting_for_the_book_at_the_checkpoint_is_booked_on_restart(
+    tmp_path: Path,
+) -> None:
+    """A venue adapter pushes fills (`gateway.on_fill`) between events; they wait for the
+    next poll to reach the book. A checkpoint written while they wait, then a crash: the
+    restart must book them, although their rows are below the scope's highest fill id."""
+    database = create_db_engine(f"sqlite:///{tmp_path / 'project.db'}")
+    upgrade(database)
+    crashed = session(tmp_path / "crashed", database)
+    scope = session_config().scope
+    assert crashed.run(max_events=BEFORE_THE_FILL) == BEFORE_THE_FILL
+    loop = crashed.loop
+    assert loop is not None and loop.open_orders  # the entry is out
+    booked = book(crashed)
+
+    # The venue fills the entry on the next bar and pushes the fills before any poll.
+    after = loop.clock.now()
+    following = next(iter(FrameBarFeed(bar_frame()).events(after=after)))
+    broker = loop.gateway.broker
+    broker.on_bars(following.bars)
+    entry_ids = set(loop.open_orders)
+    pushed = [f for f in broker.fills_since(None).fills if f.client_order_id in entry_ids]
+    assert pushed and all(loop.gateway.on_fill(fill) for fill in pushed)
+    assert book(crashed) == booked  # waiting for the next poll
+    crashed.store.save(loop)  # ... when the process checkpoints and dies
+
+    restarted = session(tmp_path / "crashed", database)
+    restarted.build()
+    assert book(restarted) == booked
+    restarted.run()
+    assert restarted.loop is not None
+    assert restarted.loop.stats.fills_booked_on_restart == len(pushed)
+    assert book(restarted) == from_fills(load_trace(database, scope))
+    database.dispose()
