@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from quantgate.core.clock import Clock
 from quantgate.core.enums import TERMINAL_STATUSES
 from quantgate.core.types import Bar, Order
-from quantgate.execution.brokers.base import OrderState, SubmitOutcome, SubmitResult, TimeInForce
+from quantgate.execution.brokers.base import OrderState
 from quantgate.execution.brokers.sim import SimulatedBroker, _Working
 from quantgate.execution.config import SimBrokerConfig
 from quantgate.execution.costs import CostModel
@@ -37,13 +37,12 @@ class FastSimulatedBroker(SimulatedBroker):
         self._working_ids: dict[str, dict[str, None]] = {}
         self._index_lock = threading.Lock()
 
-    def submit(self, order: Order, *, time_in_force: TimeInForce = TimeInForce.GTC) -> SubmitResult:
-        result = super().submit(order, time_in_force=time_in_force)
-        if result.outcome is SubmitOutcome.ACCEPTED:
-            with self._index_lock:
-                ids = self._working_ids.setdefault(order.instrument.symbol, {})
-                ids[order.client_order_id] = None
-        return result
+    def _accepted(self, order: Order) -> None:
+        # Under the matching lock: indexed only after `submit` returned, a paper order
+        # could miss a bar the feed thread matched in between (an IOC its only chance).
+        with self._index_lock:
+            ids = self._working_ids.setdefault(order.instrument.symbol, {})
+            ids[order.client_order_id] = None
 
     def cancel(self, client_order_id: str) -> OrderState | None:
         state = super().cancel(client_order_id)

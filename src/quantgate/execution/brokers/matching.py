@@ -8,8 +8,10 @@ Bars carry no intrabar path, so the rules are the usual conservative ones:
   not only the first: the remainder of a marketable order the participation cap
   cut short, or a resting order the bar gapped through, trades where the bar
   opened, never at a limit the bar did not trade at.
-- limit otherwise, GTC: it rests; if the bar's range reaches the limit it is hit
-  AT the limit as a maker.
+- limit otherwise, GTC: it rests; if the bar trades through the limit (low strictly
+  below a buy, high strictly above a sell) it is hit AT the limit as a maker. A bar
+  that only touches the limit proves nothing: the queue ahead of us at that price may
+  have taken all that traded there.
 - limit otherwise, IOC: nothing. An IOC order can only take what is there when
   it arrives, the open of its first bar; letting it rest for the bar would turn
   it into a maker order filled at its limit.
@@ -76,10 +78,10 @@ def touch(order: Order, bar: BarPrices, *, may_rest: bool, triggered: bool) -> T
             return Touch(bar.open, Liquidity.TAKER, at_open=True)
         if not may_rest:
             return None
-        # The open is on the passive side of the limit, so the limit lies inside the
-        # range whenever the range reaches it: the maker price is one the bar traded at.
-        reached = bar.low <= limit if buy else bar.high >= limit
-        return Touch(limit, Liquidity.MAKER, at_open=False) if reached else None
+        # The open is on the passive side of the limit, so a range that goes through it
+        # traded at it too. Only a strict cross fills a resting order (see the docstring).
+        traded_through = bar.low < limit if buy else bar.high > limit
+        return Touch(limit, Liquidity.MAKER, at_open=False) if traded_through else None
     stop = _required(order.stop_price, order, "stop_price")
     if (bar.open >= stop) if buy else (bar.open <= stop):
         return Touch(bar.open, Liquidity.TAKER, at_open=True)

@@ -116,7 +116,12 @@ class SimulatedBroker(Broker):
                 submitted_at=now,
                 live_at=now + self._latency,
             )
+            self._accepted(order)
             return SubmitResult.accepted(order.client_order_id, venue_order_id)
+
+    def _accepted(self, order: Order) -> None:
+        """Called with the lock held once `order` is working, so that a subclass's own
+        bookkeeping of it is in place before any bar can be matched."""
 
     def cancel(self, client_order_id: str) -> OrderState | None:
         with self._lock:
