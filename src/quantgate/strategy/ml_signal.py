@@ -12,7 +12,14 @@ volatility counts against them). Exposure is that ratio times
 A position stays while fresh predictions keep supporting it. When a prediction
 no longer clears the hurdles the strategy exits; when predictions stop coming
 (a model outage), the position is closed on the first bar after the supporting
-forecast's horizon has elapsed, so a stale forecast never holds a position.
+forecast's horizon has elapsed, so a stale forecast never holds a position; that exit
+is stated over at most 4h so it trades at once rather than in slices over hours.
+
+A horizon the prediction does not carry at all (no active model serves it) is not a
+candidate; a prediction that carries none of the configured horizons says nothing about
+them and counts as no prediction (an open position lasts until its forecast expires).
+A horizon carried with only some of its three values, or with a volatility that is not
+positive, is malformed model output and raises a `DataError` naming the field.
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ from quantgate.strategy.base import Strategy, StrategyConfig
 from quantgate.strategy.state import decode_time, encode_time
 
 _BPS = 1e-4
+# Signals over 1h-4h are traded at once (marketable orders); 1d and 7d ones are worked in
+# slices over hours. A position whose forecast expired has no support left, so its exit
+# goes out at most at this horizon: an expired 7d forecast must not take another day.
+_LONGEST_IMMEDIATE_HORIZON = Horizon.H4
 
 
 class MLSignalConfig(StrategyConfig):
@@ -65,16 +76,55 @@ class HorizonChoice:
     sharpe: float
 
 
-def choose_horizon(prediction: Prediction, config: MLSignalConfig) -> HorizonChoice | None:
-    """The eligible horizon with the best net edge per unit of volatility, or None."""
-    best: HorizonChoice | None = None
-    cost = config.cost_bps * _BPS
+@dataclass(frozen=True, slots=True)
+class HorizonForecast:
+    horizon: Horizon
+    expected_return: float
+    confidence: float
+    vol_forecast: float
+
+
+def configured_forecasts(prediction: Prediction, config: MLSignalConfig) -> list[HorizonForecast]:
+    """The configured horizons the prediction carries, shortest first, checked."""
+    forecasts = []
     for horizon in sorted(config.horizons, key=lambda h: h.duration):
         expected = prediction.expected_return.get(horizon)
         confidence = prediction.signal_confidence.get(horizon)
         vol = prediction.vol_forecast.get(horizon)
-        if expected is None or confidence is None or vol is None or vol <= 0.0:
-            continue
+        if expected is None and confidence is None and vol is None:
+            continue  # no model serves this horizon
+        where = f"{prediction.symbol} prediction at {prediction.asof.isoformat()}, {horizon.value}"
+        if expected is None or confidence is None or vol is None:
+            # Half a forecast is a broken producer, not a horizon without a model.
+            missing = [
+                name
+                for name, value in (
+                    ("expected_return", expected),
+                    ("signal_confidence", confidence),
+                    ("vol_forecast", vol),
+                )
+                if value is None
+            ]
+            raise DataError(f"{where}: no {' and no '.join(missing)}", field=missing[0])
+        if vol <= 0.0:
+            # Edge per unit of volatility is meaningless (or infinite) without a positive vol.
+            raise DataError(f"{where}: vol_forecast {vol} is not positive", field="vol_forecast")
+        forecasts.append(HorizonForecast(horizon, expected, confidence, vol))
+    return forecasts
+
+
+def choose_horizon(prediction: Prediction, config: MLSignalConfig) -> HorizonChoice | None:
+    """The eligible horizon with the best net edge per unit of volatility, or None."""
+    return choose_among(configured_forecasts(prediction, config), config)
+
+
+def choose_among(forecasts: list[HorizonForecast], config: MLSignalConfig) -> HorizonChoice | None:
+    """Of checked forecasts (shortest horizon first), the eligible best, or None."""
+    best: HorizonChoice | None = None
+    cost = config.cost_bps * _BPS
+    for forecast in forecasts:
+        horizon, expected = forecast.horizon, forecast.expected_return
+        confidence, vol = forecast.confidence, forecast.vol_forecast
         if expected < 0.0 and not config.allow_short:
             continue
         net_edge = abs(expected) - cost
@@ -132,8 +182,11 @@ class MLSignalStrategy(Strategy[MLSignalConfig]):
                     f"{self.name}: {prediction.symbol} prediction at "
                     f"{prediction.asof.isoformat()} arrived after {last.isoformat()}"
                 )
+        forecasts = configured_forecasts(prediction, self.config)
         state.last_prediction_at = prediction.asof
-        choice = choose_horizon(prediction, self.config)
+        if not forecasts:
+            return []
+        choice = choose_among(forecasts, self.config)
         if choice is None:
             if state.target == 0.0:
                 return []
@@ -187,10 +240,19 @@ class MLSignalStrategy(Strategy[MLSignalConfig]):
             f"{state.horizon.value} forecast from {state.supported_at.isoformat()} expired "
             "without a fresh prediction"
         )
-        return [self._exit(bar.symbol, state, bar.available_at, reason)]
+        urgent = min(state.horizon, _LONGEST_IMMEDIATE_HORIZON, key=lambda h: h.duration)
+        return [self._exit(bar.symbol, state, bar.available_at, reason, horizon=urgent)]
 
-    def _exit(self, symbol: str, state: _SymbolState, asof: datetime, reason: str) -> Signal:
-        horizon = state.horizon or self.config.horizon
+    def _exit(
+        self,
+        symbol: str,
+        state: _SymbolState,
+        asof: datetime,
+        reason: str,
+        *,
+        horizon: Horizon | None = None,
+    ) -> Signal:
+        horizon = horizon or state.horizon or self.config.horizon
         state.target = 0.0
         state.horizon = None
         state.supported_at = None
