@@ -325,9 +325,12 @@ def load_predictions(
         if (start is not None and asof < start) or (end is not None and asof >= end):
             continue
         key = (row["symbol"], asof)
-        entry = grouped.setdefault(
-            key, {"er": {}, "conf": {}, "vol": {}, "max": row.get("max_input_available_at")}
-        )
+        entry = grouped.setdefault(key, {"er": {}, "conf": {}, "vol": {}, "max": None})
+        # A horizon's row may come from a model with later inputs: the latest of them all.
+        arrived = row.get("max_input_available_at")
+        if arrived is not None:
+            arrived = ensure_utc(arrived)
+            entry["max"] = arrived if entry["max"] is None else max(entry["max"], arrived)
         horizon = Horizon(row["horizon"])
         entry["er"][horizon] = float(row["expected_return"])
         entry["conf"][horizon] = float(row["signal_confidence"])

@@ -6,12 +6,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from quantgate.adapters.sim import SyntheticMarketConfig
 from quantgate.core.enums import Horizon
 from quantgate.data.generate import generate_synthetic
-from quantgate.features import FeatureBuilder, FeaturesConfig
+from quantgate.engine.backtest import load_predictions
+from quantgate.features import FeatureBuilder, FeaturesConfig, feature_contract, read_feature_matrix
+from quantgate.features.store import PROVENANCE
 from quantgate.ml.training.config import TrainingConfig
 from quantgate.ml.training.pipeline import MLEnvironment, run_eval, run_train
 from quantgate.ml.training.runs import encode_times, record_run, validate_leakage
@@ -84,6 +87,22 @@ def test_train_exports_onnx_that_matches_the_estimator(env: MLEnvironment) -> No
     model = OnnxMultiHorizonModel(directory)
     assert model is not None
     assert validate_leakage(env.engine)["violating_runs"] == 0
+
+    # The out-of-sample predictions carry each feature row's last input arrival, so the
+    # ml_signal backtest's leak check runs on them (it was skipped: the column was absent).
+    oos = pl.read_parquet(payload["artifact"]["oos_predictions"])
+    rows = read_feature_matrix(env.lake, None, None, None, contract=feature_contract(env.features))
+    expected = rows.select("symbol", "asof", pl.col(PROVENANCE).alias("from_features"))
+    joined = oos.join(expected, on=["symbol", "asof"], how="left")
+    assert joined.height == oos.height > 0
+    assert joined[PROVENANCE].null_count() == 0
+    assert (joined[PROVENANCE] == joined["from_features"]).all()
+    assert (joined[PROVENANCE] <= joined["asof"]).all()
+    predictions = load_predictions(Path(payload["artifact"]["oos_predictions"]))
+    assert all(
+        p.max_input_available_at is not None and p.max_input_available_at <= p.asof
+        for p in predictions
+    )
 
 
 def test_an_overlapping_split_and_a_contract_change_are_counted(env: MLEnvironment) -> None:

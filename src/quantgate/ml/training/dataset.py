@@ -30,7 +30,7 @@ from quantgate.core.errors import DataError
 from quantgate.data.schema import BARS_1H
 from quantgate.features import FEATURE_DATASETS, FeatureContract, read_feature_matrix
 from quantgate.features.blocks.latent import MarketLatent
-from quantgate.features.store import fit_market_latent
+from quantgate.features.store import PROVENANCE, fit_market_latent
 from quantgate.features.units import LATENT_DATASET
 from quantgate.ml.estimators import HorizonTargets
 from quantgate.ml.labels import compute_labels, label_columns
@@ -172,7 +172,11 @@ def load_dataset(
     # every price a label uses.
     closes = closes.filter(pl.col("asof") < window_end)
     labelled = compute_labels(closes, horizons).drop("close")
-    keyed = matrix.select("symbol", "asof").join(labelled, on=["symbol", "asof"], how="left")
+    # The feature rows' provenance rides along to the out-of-sample predictions, so a
+    # backtest of them can check no input arrived after its decision time.
+    keyed = matrix.select("symbol", "asof", PROVENANCE).join(
+        labelled, on=["symbol", "asof"], how="left"
+    )
     order = keyed.with_row_index("_row").sort("asof", "symbol")
     rows = order["_row"].to_numpy()
     features = (

@@ -27,6 +27,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from quantgate.core.enums import Horizon
+from quantgate.features.store import PROVENANCE
 from quantgate.ml.calibration import (
     IsotonicCalibrator,
     direction_outcomes,
@@ -225,6 +226,11 @@ def _prediction_frame(
                 {
                     "symbol": dataset.frame["symbol"].gather(idx),
                     "asof": dataset.frame["asof"].gather(idx),
+                    **{
+                        column: dataset.frame[column].gather(idx)
+                        for column in (PROVENANCE,)
+                        if column in dataset.frame.columns
+                    },
                     "horizon": [task.horizon.value] * len(idx),
                     "fold": np.full(len(idx), task.fold, dtype=np.int64),
                     "pred": out["pred"],

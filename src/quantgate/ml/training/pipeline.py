@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from quantgate.core.enums import Horizon
 from quantgate.features import FeaturesConfig, feature_contract
+from quantgate.features.store import PROVENANCE
 from quantgate.ml.overfitting import deflated_sharpe_ratio, probability_of_backtest_overfitting
 from quantgate.ml.splits import micros_to_iso
 from quantgate.ml.training.config import TrainingConfig, make_estimator
@@ -304,9 +305,14 @@ def write_oos_predictions(evaluation: Evaluation, path: Path) -> Path:
     (`backtest --strategy ml_signal --predictions`): each row was predicted by a model
     that never saw it. Confidence is the raw max(p, 1 - p), not the calibration fitted
     on these same rows."""
-    frame = evaluation.predictions.select(
+    predictions = evaluation.predictions
+    # When the feature rows said when their last input arrived, the backtest's leak check
+    # (ml_signal) compares it with each prediction's decision time.
+    provenance = [PROVENANCE] if PROVENANCE in predictions.columns else []
+    frame = predictions.select(
         "symbol",
         "asof",
+        *provenance,
         "horizon",
         pl.col("pred").cast(pl.Float64).alias("expected_return"),
         pl.max_horizontal(pl.col("p_up"), 1.0 - pl.col("p_up"))
