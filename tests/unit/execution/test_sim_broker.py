@@ -191,10 +191,12 @@ def test_marketable_limit_takes_at_the_open_and_never_pays_beyond_its_limit(
     broker.submit(order("tight", Side.BUY, "10", OrderType.LIMIT, limit="100.20"))
     broker.on_bar(bar(1, open=100, high=101, low=99, close=100, volume=100_000))
     fills = {f.client_order_id: f for f in broker.fills_since(None).fills}
-    # Both: 10 of 100000 → impact 0.02·0.01·10⁴ = 2 bps; + 10 = 12 bps → 100.12.
+    # The first: 10 of 100000 → impact 0.02·0.01·10⁴ = 2 bps; + 10 = 12 bps → 100.12.
     assert (fills["wide"].price, fills["wide"].fee) == (D("100.12"), D("0.5006"))
-    # 100.12 is inside the tight limit too; a limit of 100.05 would cap it (next test).
-    assert fills["tight"].price == D("100.12")
+    # The second pays what its 10 add to the bar's 20 taken: 20 at 10 + 2·√2 bps less 10
+    # at 12 bps, over 10 → 13.657 bps → 100.1366, a tick up against the buyer: 100.14,
+    # inside the tight limit; a limit of 100.05 would cap it (next test).
+    assert fills["tight"].price == D("100.14")
 
 
 def test_marketable_limit_price_is_capped_at_the_limit(clock: SimulatedClock) -> None:

@@ -208,3 +208,32 @@ def test_a_paper_order_is_matched_by_a_bar_delivered_while_it_is_being_accepted(
     # The bar opened after the decision: the order's first and only chance is this bar.
     (fill,) = broker.fills_since(None).fills
     assert fill.price == taker_price("100", Side.BUY, "10", "1000")
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_an_order_split_over_one_bar_pays_the_impact_of_the_whole(
+    kind: type[SimulatedBroker], side: Side
+) -> None:
+    """Impact grows with the bar's whole participation: two orders of 50 in one bar cost
+    what one of 100 does (before, each paid the impact of its own 50: 26 % less)."""
+    whole, split = make(kind, participation_cap=1.0), make(kind, participation_cap=1.0)
+    whole.submit(order("w", side, "100"))
+    split.submit(order("s1", side, "50"))
+    split.submit(order("s2", side, "50"))
+    for broker in (whole, split):
+        broker.on_bar(bar(1, open=100, high=101, low=99, close=100, volume=1000))
+    (one,) = whole.fills_since(None).fills
+    first, second = split.fills_since(None).fills
+    assert one.price == taker_price("100", side, "100", "1000")  # 100.73 / 99.27
+    assert first.price == taker_price("100", side, "50", "1000")  # its own 50 first
+    # The second pays what its 50 add: 100 at the whole's bps less 50 at the first's.
+    whole_bps = HALF_SPREAD_BPS + SIGMA * math.sqrt(0.1) * 10_000
+    first_bps = HALF_SPREAD_BPS + SIGMA * math.sqrt(0.05) * 10_000
+    marginal_bps = (100 * whole_bps - 50 * first_bps) / 50
+    raw = D(100) * (1 + side.sign * D(f"{marginal_bps:.6f}") / 10_000)
+    rounding = ROUND_CEILING if side is Side.BUY else ROUND_FLOOR
+    assert second.price == (raw / TICK).to_integral_value(rounding) * TICK
+    # Together they pay what the whole did, up to each fill's tick rounding.
+    paid_split = 50 * (first.price + second.price)
+    assert abs(paid_split - 100 * one.price) <= 100 * TICK

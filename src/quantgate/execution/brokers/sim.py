@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from quantgate.core.clock import Clock
-from quantgate.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType
+from quantgate.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType, Side
 from quantgate.core.types import Bar, Fill, Order
 from quantgate.execution.brokers.base import (
     Broker,
@@ -166,8 +166,9 @@ class SimulatedBroker(Broker):
             volatility=self._volatility.sigma(bar.symbol),
         )
         room = self._participation_cap * prices.volume
+        taken: dict[Side, Decimal] = {}
         for working in eligible:
-            room -= self._match(working, bar, prices, market, room)
+            room -= self._match(working, bar, prices, market, room, taken)
             if working.time_in_force is TimeInForce.IOC and working.status not in TERMINAL_STATUSES:
                 working.status = OrderStatus.CANCELLED
                 working.reason = "ioc remainder cancelled"
@@ -184,9 +185,16 @@ class SimulatedBroker(Broker):
         ]
 
     def _match(
-        self, working: _Working, bar: Bar, prices: BarPrices, market: MarketContext, room: Decimal
+        self,
+        working: _Working,
+        bar: Bar,
+        prices: BarPrices,
+        market: MarketContext,
+        room: Decimal,
+        taken: dict[Side, Decimal],
     ) -> Decimal:
-        """Fill what this bar allows; returns the quantity taken from the bar's volume."""
+        """Fill what this bar allows; returns the quantity taken from the bar's volume.
+        `taken`: what this bar's earlier fills took as taker on each side (updated)."""
         order = working.order
         where = touch(
             order,
@@ -202,7 +210,10 @@ class SimulatedBroker(Broker):
         quantity = min(working.remaining, floor_to_lot(room, instrument.lot_size))
         if quantity <= 0:
             return ZERO
-        price, fee_bps = self._price(order, where, quantity, market)
+        side = order.side
+        price, fee_bps = self._price(order, where, quantity, market, taken.get(side, ZERO))
+        if where.liquidity is Liquidity.TAKER:
+            taken[side] = taken.get(side, ZERO) + quantity
         filled_at = max(bar.ts, working.live_at) if where.at_open else bar.ts + self._interval
         cid, fills = order.client_order_id, working.fills
         trade_id = f"{self.venue}-{cid}-{len(fills) + 1}"
@@ -218,13 +229,28 @@ class SimulatedBroker(Broker):
         return quantity
 
     def _price(
-        self, order: Order, where: Touch, quantity: Decimal, market: MarketContext
+        self,
+        order: Order,
+        where: Touch,
+        quantity: Decimal,
+        market: MarketContext,
+        taken_before: Decimal = ZERO,
     ) -> tuple[Decimal, Decimal]:
-        price_bps, fee_bps = self.cost_model.price_and_fee_bps(
+        costs = self.cost_model.price_and_fee_bps
+        price_bps, fee_bps = costs(
             order.side, quantity, where.price, market, liquidity=where.liquidity
         )
         price = where.price
         if where.liquidity is Liquidity.TAKER:
+            if taken_before > 0:
+                # Impact grows with the bar's whole participation: this fill pays what its
+                # quantity adds to the cost of the side's earlier fills in the bar, so an
+                # order split over one bar costs what it would whole, never less.
+                whole, _ = costs(order.side, taken_before + quantity, where.price, market)
+                before, _ = costs(order.side, taken_before, where.price, market)
+                price_bps = (
+                    float(taken_before + quantity) * whole - float(taken_before) * before
+                ) / float(quantity)
             price = cap_at_limit(order, price_after_costs(price, order.side, price_bps))
         price = round_to_tick_against(price, order.side, order.instrument.tick_size)
         return price, fee_bps
