@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from quantgate.core import AssetClass, Bar, Bucket, Instrument
+from quantgate.core import AssetClass, Bar, Bucket, Instrument, Order, OrderType, Side
 from quantgate.execution import CostModelConfig, FeeRate, StandardCostModel, VenueFees
 
 HOUR = timedelta(hours=1)
@@ -55,4 +55,27 @@ def cost_model() -> StandardCostModel:
             min_half_spread_bps=1.0,
             default_volatility=0.02,
         )
+    )
+
+
+def order(
+    cid: str,
+    side: Side,
+    quantity: str,
+    order_type: OrderType = OrderType.MARKET,
+    *,
+    limit: str | None = None,
+    stop: str | None = None,
+    strategy: str = "test",
+) -> Order:
+    return Order(
+        client_order_id=cid,
+        strategy=strategy,
+        instrument=INSTRUMENT,
+        side=side,
+        order_type=order_type,
+        quantity=Decimal(quantity),
+        created_at=DECISION_TIME,
+        limit_price=None if limit is None else Decimal(limit),
+        stop_price=None if stop is None else Decimal(stop),
     )

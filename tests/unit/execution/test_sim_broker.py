@@ -12,9 +12,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from exec_builders import DECISION_TIME, HOUR, INSTRUMENT, bar, cost_model
+from exec_builders import DECISION_TIME, HOUR, bar, cost_model, order
 
-from quantgate.core import Fill, Order, OrderStatus, OrderType, Side, SimulatedClock
+from quantgate.core import Fill, OrderStatus, OrderType, Side, SimulatedClock
 from quantgate.execution import (
     CostBreakdown,
     CostModel,
@@ -32,28 +32,6 @@ D = Decimal
 def make_broker(clock: SimulatedClock, **config: object) -> SimulatedBroker:
     settings = {"volatility_min_bars": 10_000, **config}
     return SimulatedBroker(clock, cost_model(), SimBrokerConfig.model_validate(settings))
-
-
-def order(
-    cid: str,
-    side: Side,
-    quantity: str,
-    order_type: OrderType = OrderType.MARKET,
-    *,
-    limit: str | None = None,
-    stop: str | None = None,
-) -> Order:
-    return Order(
-        client_order_id=cid,
-        strategy="test",
-        instrument=INSTRUMENT,
-        side=side,
-        order_type=order_type,
-        quantity=D(quantity),
-        created_at=DECISION_TIME,
-        limit_price=None if limit is None else D(limit),
-        stop_price=None if stop is None else D(stop),
-    )
 
 
 @pytest.fixture

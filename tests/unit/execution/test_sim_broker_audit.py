@@ -15,9 +15,9 @@ from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
-from exec_builders import DECISION_TIME, HOUR, INSTRUMENT, bar, cost_model
+from exec_builders import DECISION_TIME, HOUR, bar, cost_model, order
 
-from quantgate.core import Bar, Order, OrderStatus, OrderType, Side, SimulatedClock
+from quantgate.core import Bar, OrderStatus, OrderType, Side, SimulatedClock
 from quantgate.engine.sim_broker import FastSimulatedBroker
 from quantgate.execution import SimBrokerConfig, SimulatedBroker, TimeInForce
 
@@ -33,28 +33,6 @@ def make(kind: type[SimulatedBroker], **config: object) -> SimulatedBroker:
     settings = {"volatility_min_bars": 10_000, **config}
     return kind(
         SimulatedClock(DECISION_TIME), cost_model(), SimBrokerConfig.model_validate(settings)
-    )
-
-
-def order(
-    cid: str,
-    side: Side,
-    quantity: str,
-    order_type: OrderType = OrderType.MARKET,
-    *,
-    limit: str | None = None,
-    stop: str | None = None,
-) -> Order:
-    return Order(
-        client_order_id=cid,
-        strategy="audit",
-        instrument=INSTRUMENT,
-        side=side,
-        order_type=order_type,
-        quantity=D(quantity),
-        created_at=DECISION_TIME,
-        limit_price=None if limit is None else D(limit),
-        stop_price=None if stop is None else D(stop),
     )
 
 
