@@ -28,7 +28,13 @@ from quantgate.engine.backtest import (
     run_backtest,
     runs_root,
 )
-from quantgate.engine.trials import parse_assignments, parse_grid, run_trials, with_params
+from quantgate.engine.trials import (
+    canonical,
+    parse_assignments,
+    parse_grid,
+    run_trials,
+    with_params,
+)
 from quantgate.strategy.registry import strategy_names
 
 STRATEGY_HELP = "strategy: " + ", ".join(strategy_names())
@@ -96,6 +102,12 @@ def backtest_config(
             "end": parse_utc(end, "--end"),
         }
     )
+    if values["end"] <= values["start"]:
+        raise ConfigurationError(
+            f"the window ends ({end}) before or when it starts ({start})",
+            field="--end",
+            fix="give an --end later than --start (bars with start <= ts < end are used)",
+        )
     if capital is not None:
         values["capital"] = capital
     if allocator is not None:
@@ -107,7 +119,7 @@ def backtest_config(
         values["predictions"] = str(predictions.expanduser().resolve())
     config = BacktestConfig.parse(values, where="backtest")
     assert isinstance(config, BacktestConfig)
-    return config
+    return canonical(config)
 
 
 def _config_file_values(path: Path) -> dict[str, Any]:

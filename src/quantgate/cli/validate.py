@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 
 from quantgate.cli.backtest import STRATEGY_HELP, backtest_config
-from quantgate.cli.context import console, emit_json, get_context, progress_bar
+from quantgate.cli.context import (
+    console,
+    emit_json,
+    get_context,
+    progress_bar,
+    sigterm_as_interrupt,
+)
 from quantgate.engine.trials import parse_grid
 from quantgate.engine.validation import MANIFEST_FILE, WalkForwardConfig, validate_artifacts
 
@@ -59,7 +65,13 @@ def artifacts_command(
         {"folds": folds, "initial_train_fraction": train_fraction}, where="validate"
     )
     assert isinstance(walk_forward, WalkForwardConfig)
-    with cli.recorded("validate artifacts") as detail, progress_bar() as bar:
+    # SIGTERM must unwind like Ctrl-C: the cleanup that removes a half-written folder
+    # only runs on an exception, and a default SIGTERM ends the process without one.
+    with (
+        sigterm_as_interrupt(),
+        cli.recorded("validate artifacts") as detail,
+        progress_bar() as bar,
+    ):
         task = bar.add_task("validation", total=None)
 
         def advance(done: int, total: int, name: str) -> None:

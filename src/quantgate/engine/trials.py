@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from quantgate.engine.backtest import (
 from quantgate.engine.feeds import FrameBarFeed
 from quantgate.engine.metrics import aligned_daily_returns
 from quantgate.storage.lake import Lake
+from quantgate.strategy.registry import strategy_config
 
 TRIALS_FILE = "trials.json"
 TRIAL_RETURNS_FILE = "trial_returns.parquet"
@@ -80,11 +82,38 @@ def parse_grid(items: Sequence[str]) -> list[dict[str, Any]]:
             raise ConfigurationError(
                 f"cannot read {item!r}", field="--grid", fix="write --grid name=v1,v2,v3"
             )
-        axes[name.strip()] = [parse_value(v.strip()) for v in text.split(",") if v.strip()]
+        values = [parse_value(v.strip()) for v in text.split(",") if v.strip()]
+        if not values:
+            raise ConfigurationError(
+                f"{item!r} lists no values", field="--grid", fix="write --grid name=v1,v2,v3"
+            )
+        axes[name.strip()] = values
     if not axes:
         return [{}]
     names = list(axes)
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
+
+
+def _plain_decimals(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # 100000, 100000.0 and 1E+5 are one amount; their JSON (and hash) must be one text.
+        return format(value.normalize(), "f")
+    if isinstance(value, dict):
+        return {key: _plain_decimals(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_decimals(item) for item in value]
+    return value
+
+
+def canonical(config: BacktestConfig) -> BacktestConfig:
+    """The same backtest spelt one way, so that its config hash changes only with what
+    changes results: the strategy's every parameter resolved (a default given explicitly,
+    or 48.0 for an integer 48, is the same run) and amounts in plain decimal form."""
+    values = config.model_dump(mode="python")
+    values["params"] = strategy_config(config.strategy, config.params).model_dump(mode="json")
+    resolved = BacktestConfig.parse(_plain_decimals(values), where="backtest")
+    assert isinstance(resolved, BacktestConfig)
+    return resolved
 
 
 def with_params(base: BacktestConfig, overrides: Mapping[str, Any]) -> BacktestConfig:
@@ -93,7 +122,25 @@ def with_params(base: BacktestConfig, overrides: Mapping[str, Any]) -> BacktestC
         where="backtest",
     )
     assert isinstance(config, BacktestConfig)
-    return config
+    return canonical(config)
+
+
+def grid_configs(base: BacktestConfig, grid: Sequence[Mapping[str, Any]]) -> list[BacktestConfig]:
+    """One config per grid entry, refusing two that are the same run: a repeated trial
+    would count as an independent try in the deflated Sharpe ratio and PBO."""
+    configs = [with_params(base, overrides) for overrides in (grid or [{}])]
+    first_of: dict[str, int] = {}
+    for index, config in enumerate(configs):
+        earlier = first_of.setdefault(config.config_hash, index)
+        if earlier != index:
+            raise ConfigurationError(
+                f"grid entries {dict(grid[earlier])} and {dict(grid[index])} are the same "
+                "configuration",
+                field="--grid",
+                fix="list each value once (24 and 24.0, or a value equal to the default, "
+                "are the same)",
+            )
+    return configs
 
 
 def _score(metrics: Mapping[str, Any]) -> float:
@@ -115,7 +162,7 @@ def run_trials(
     by net Sharpe, and record all of them (see the module docstring)."""
     if len(grid) < 2:
         raise ConfigurationError("a grid needs at least two configurations", field="--grid")
-    configs = [with_params(base, overrides) for overrides in grid]
+    configs = grid_configs(base, grid)
     run_dir = Path(root) / new_run_id(base.strategy)
     trials_root = run_dir / TRIALS_DIR
     results: list[BacktestResult] = []

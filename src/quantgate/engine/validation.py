@@ -41,7 +41,7 @@ from quantgate.engine.backtest import (
 from quantgate.engine.feeds import FrameBarFeed
 from quantgate.engine.metrics import PERIODS_PER_YEAR, aligned_daily_returns, finite
 from quantgate.engine.provenance import git_dirty, git_sha
-from quantgate.engine.trials import with_params
+from quantgate.engine.trials import grid_configs
 from quantgate.ml.overfitting import (
     deflated_sharpe_ratio,
     max_drawdown,
@@ -142,7 +142,7 @@ def validate_artifacts(
     # The daily returns span at most the window's calendar days and the closing bar's
     # day, so a window too short for the folds fails here, before any backtest runs.
     fold_bounds(math.ceil((base.end - base.start) / timedelta(days=1)) + 1, config)
-    candidates = [with_params(base, overrides) for overrides in (grid or [{}])]
+    candidates = grid_configs(base, grid)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = Path(out_root) / stamp
     try:
