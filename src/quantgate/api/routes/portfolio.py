@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import polars as pl
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from quantgate.api.deps import Services
 from quantgate.api.errors import error_responses
@@ -71,16 +71,61 @@ class RiskModelIn(BaseModel):
     correlations: list[PairCorrelation] = Field(default_factory=list, max_length=10_000)
     horizon: Horizon = Horizon.D1
 
+    @field_validator("correlations")
+    @classmethod
+    def _pairs_of_known_symbols(
+        cls, correlations: list[PairCorrelation], info: ValidationInfo
+    ) -> list[PairCorrelation]:
+        # Dropping such a pair would silently answer with a correlation the client never
+        # meant (0 instead of the rho it sent, under a misspelt symbol).
+        vols = info.data.get("vols")
+        if vols is None:  # the vols failed validation themselves, and say so
+            return correlations
+        known = {item.symbol for item in vols}
+        for number, pair in enumerate(correlations):
+            if pair.a == pair.b:
+                raise ValueError(
+                    f"entry {number} pairs {pair.a} with itself: its correlation is 1 by "
+                    "definition; remove the entry"
+                )
+            unknown = [symbol for symbol in (pair.a, pair.b) if symbol not in known]
+            if unknown:
+                raise ValueError(
+                    f"entry {number} names {', '.join(unknown)}, which has no vol in "
+                    "risk_model.vols: add its vol or remove the entry"
+                )
+        smallest = float(np.linalg.eigvalsh(_correlation_matrix(vols, correlations)).min())
+        # A negative eigenvalue means some portfolio would have a negative variance: the
+        # numbers are not correlations of any market (a rounding-sized one is tolerated).
+        if smallest < -NEGATIVE_EIGENVALUE_TOLERANCE:
+            raise ValueError(
+                "the correlations are not those of any set of returns (the matrix has "
+                f"eigenvalue {smallest:.4g} < 0): make them mutually consistent, e.g. "
+                "from one sample of returns"
+            )
+        return correlations
+
     def to_risk_model(self) -> RiskModel:
         vols = {item.symbol: item.vol for item in self.vols}
-        symbols = list(vols)
-        index = {symbol: i for i, symbol in enumerate(symbols)}
-        correlation = np.eye(len(symbols))
-        for pair in self.correlations:
-            if pair.a in index and pair.b in index and pair.a != pair.b:
-                correlation[index[pair.a], index[pair.b]] = pair.rho
-                correlation[index[pair.b], index[pair.a]] = pair.rho
-        return RiskModel.from_vols(vols, correlation, self.horizon)
+        return RiskModel.from_vols(
+            vols, _correlation_matrix(self.vols, self.correlations), self.horizon
+        )
+
+
+NEGATIVE_EIGENVALUE_TOLERANCE = 1e-9
+
+
+def _correlation_matrix(
+    vols: list[SymbolVol], correlations: list[PairCorrelation]
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Rows and columns in the order of the symbols' first vols; a later entry for the same
+    symbol or pair replaces an earlier one."""
+    index = {symbol: i for i, symbol in enumerate(dict.fromkeys(v.symbol for v in vols))}
+    correlation = np.eye(len(index))
+    for pair in correlations:
+        correlation[index[pair.a], index[pair.b]] = pair.rho
+        correlation[index[pair.b], index[pair.a]] = pair.rho
+    return correlation
 
 
 class RebalanceRequest(BaseModel):
@@ -121,30 +166,41 @@ class RebalanceOut(BaseModel):
     risk_model_source: str
 
 
-def lake_risk_model(lake: Lake, symbols: list[str], days: int) -> RiskModel | None:
-    """Daily log-return vols and correlations from the lake's newest `days` of hourly closes."""
+def lake_risk_model(
+    lake: Lake, symbols: list[str], days: int
+) -> tuple[RiskModel | None, str | None]:
+    """Daily log-return vols and correlations from the lake's newest `days` of hourly
+    closes, or None and why there is none (allocator_v2's fallback reason)."""
     lazy = lake.scan(BARS_1H.name, symbols)
     newest = None if lazy is None else lazy.select(pl.col("ts").max()).collect().item()
     if not isinstance(newest, datetime):
-        return None
+        return None, f"the lake holds no {BARS_1H.name} bars for {', '.join(symbols)}"
     end = newest + timedelta(hours=1)
     bars = lake.read(BARS_1H.name, symbols, end - timedelta(days=days + 2), end)
-    if bars.is_empty():
-        return None
     daily = (
         bars.sort("ts")
         .group_by_dynamic("ts", every="1d", group_by="symbol")
         .agg(pl.col("close").last())
         .pivot(on="symbol", index="ts", values="close")
         .sort("ts")
+        if not bars.is_empty()
+        else pl.DataFrame()
     )
-    if any(symbol not in daily.columns for symbol in symbols) or daily.height < 4:
-        return None
+    absent = [symbol for symbol in symbols if symbol not in daily.columns]
+    if absent:
+        return None, (
+            f"the lake holds no {BARS_1H.name} bars for {', '.join(absent)} in the "
+            f"{days} days before {end.isoformat()} (risk_lookback_days): send a risk_model"
+        )
     closes = daily.select(symbols).drop_nulls().to_numpy().astype(np.float64)
     if len(closes) < 4:
-        return None
+        return None, (
+            f"the lake holds {len(closes)} days with a close for every one of "
+            f"{', '.join(symbols)} in the last {days} days, fewer than 4: send a risk_model"
+        )
     returns = np.diff(np.log(closes), axis=0)
-    return RiskModel.from_returns({s: returns[:, i] for i, s in enumerate(symbols)}, Horizon.D1)
+    model = RiskModel.from_returns({s: returns[:, i] for i, s in enumerate(symbols)}, Horizon.D1)
+    return model, None
 
 
 @router.post(
@@ -173,12 +229,13 @@ def rebalance(services: Services, body: RebalanceRequest) -> RebalanceOut:
     ]
     symbols = sorted({s.symbol for s in body.signals})
     risk_model: RiskModel | None = None
+    risk_model_missing: str | None = None
     source = "none"
     if body.risk_model is not None:
         risk_model = body.risk_model.to_risk_model()
         source = "request"
     elif body.allocator == "allocator_v2":
-        risk_model = lake_risk_model(
+        risk_model, risk_model_missing = lake_risk_model(
             services.runtime.features.lake, symbols, body.risk_lookback_days
         )
         source = (
@@ -190,6 +247,7 @@ def rebalance(services: Services, body: RebalanceRequest) -> RebalanceOut:
         PortfolioConfig(allocator=body.allocator, v2=v2),
         risk_model=risk_model,
         buckets={s: bucket_of(s) for s in symbols},  # the built-in table a backtest uses
+        risk_model_missing=risk_model_missing,
     )
     payload = result.to_json()
     return RebalanceOut(**payload, risk_model_source=source)
