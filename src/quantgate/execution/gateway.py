@@ -89,7 +89,6 @@ class GatewayResult:
     deny_reason: DenyReason | None = None
 
 
-@slot_init
 @dataclass(frozen=True, slots=True)
 class FillMark:
     """The fills a book holds: every fill recorded up to row `through` (the scope's
@@ -100,6 +99,7 @@ class FillMark:
     waiting: tuple[str, ...] = ()
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Submission(Generic[ContextT]):
     """One child order with what the gate and the cost model need to judge it."""
