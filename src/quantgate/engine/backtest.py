@@ -26,7 +26,6 @@ the checkpoint's copy of the database anyway.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shutil
 import time
@@ -51,7 +50,7 @@ from quantgate.core.errors import ConfigurationError, ProgrammerError
 from quantgate.core.types import Fill, Prediction
 from quantgate.engine.checkpoint import CheckpointStore, curve_frame
 from quantgate.engine.config import EngineConfig
-from quantgate.engine.feeds import FrameBarFeed, LakeBarFeed
+from quantgate.engine.feeds import FrameBarFeed, LakeBarFeed, bars_digest
 from quantgate.engine.gc_policy import batch_collection
 from quantgate.engine.instruments import InstrumentsConfig
 from quantgate.engine.loop import TradingLoop
@@ -266,12 +265,6 @@ def run_database(path: Path) -> Engine:
     return engine
 
 
-def frame_digest(frame: pl.DataFrame) -> str:
-    buffer = io.BytesIO()
-    frame.write_ipc(buffer)
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
-
-
 PREDICTION_COLUMNS = (
     "symbol",
     "asof",
@@ -368,6 +361,8 @@ class Backtest:
         self.loop: TradingLoop | None = None
         self.database: Engine | None = None
         self.elapsed_seconds = 0.0
+        # The code that runs: read once, before it runs (HEAD may move while it does).
+        self._code = {"git_sha": git_sha(), "git_dirty": git_dirty()}
 
     # -- folders -----------------------------------------------------------------------------
 
@@ -422,8 +417,7 @@ class Backtest:
                 "start": config.start.isoformat(),
                 "end": config.end.isoformat(),
                 "config_hash": config.config_hash,
-                "git_sha": git_sha(),
-                "git_dirty": git_dirty(),
+                **self._code,
             }
         )
         current.update(updates)
@@ -601,7 +595,7 @@ class Backtest:
         _write_json(self.run_dir / METRICS_FILE, metrics)
         feed = self.feed()
         description = feed.describe()
-        manifest = description.get("manifest") or {"frame": frame_digest(feed.frame)}
+        manifest = description.get("manifest") or {"frame": bars_digest(feed.frame)}
         inputs: dict[str, Any] = {}
         if self.config.predictions:
             predictions = Path(self.config.predictions)

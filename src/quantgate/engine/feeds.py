@@ -12,6 +12,7 @@ engine takes them out in arrival order.
 
 from __future__ import annotations
 
+import hashlib
 import queue
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,6 +30,22 @@ from quantgate.engine.ports import MarketEvent, MarketFeed
 from quantgate.storage.lake import Lake, file_sha256, manifest_hash
 
 BAR_COLUMNS = ("symbol", "ts", "available_at", "open", "high", "low", "close", "volume")
+
+
+def bars_digest(frame: pl.DataFrame) -> str:
+    """sha256 of the bars themselves (the BAR_COLUMNS in (symbol, ts) order): the same bars
+    give the same digest in any process and with any Polars version (raw values are hashed,
+    not a serialisation of the frame)."""
+    ordered = frame.select(BAR_COLUMNS).sort("symbol", "ts")
+    digest = hashlib.sha256()
+    digest.update("\x00".join(ordered["symbol"].to_list()).encode())
+    for name in ("ts", "available_at"):
+        digest.update(ordered[name].dt.epoch("us").to_numpy().astype("<i8").tobytes())
+    for name in ("open", "high", "low", "close", "volume"):
+        digest.update(ordered[name].cast(pl.Float64).to_numpy().astype("<f8").tobytes())
+    return digest.hexdigest()
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Mutable twins of the frozen Bar and MarketEvent: a bar built on its twin skips only the
@@ -268,6 +285,10 @@ class LakeBarFeed(FrameBarFeed):
         self.window = (start, end)
         self.sources = chosen
         self.partitions = _partition_manifest(lake, dataset, wanted, start, end)
+        # The partitions' hashes say the files are unchanged; the bars' digest says which of
+        # their bars this run read (a shorter window of the same files is other data).
+        self.bars_sha256 = bars_digest(frame)
+        self.manifest_hash = manifest_hash({**self.partitions, "bars_read": self.bars_sha256})
         super().__init__(
             frame,
             predictions=predictions,
@@ -276,14 +297,11 @@ class LakeBarFeed(FrameBarFeed):
                 "sources": chosen,
                 "start": start.isoformat(),
                 "end": end.isoformat(),
+                "bars_sha256": self.bars_sha256,
                 "manifest": self.partitions,
-                "manifest_hash": manifest_hash(self.partitions),
+                "manifest_hash": self.manifest_hash,
             },
         )
-
-    @property
-    def manifest_hash(self) -> str:
-        return manifest_hash(self.partitions)
 
 
 def _partition_manifest(

@@ -29,7 +29,7 @@ import polars as pl
 from pydantic import Field
 
 from quantgate.config.base import ComponentConfig
-from quantgate.core.errors import ConfigurationError
+from quantgate.core.errors import ConfigurationError, ProgrammerError
 from quantgate.engine.backtest import (
     EQUITY_FILE,
     RUN_FILE,
@@ -143,17 +143,41 @@ def validate_artifacts(
     # day, so a window too short for the folds fails here, before any backtest runs.
     fold_bounds(math.ceil((base.end - base.start) / timedelta(days=1)) + 1, config)
     candidates = grid_configs(base, grid)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    folder = Path(out_root) / stamp
+    # The code that runs: read once, before it runs (HEAD may move while it does).
+    code = {"git_sha": git_sha(), "git_dirty": git_dirty()}
+    root = Path(out_root).absolute()
+    made = [path for path in (root, *root.parents) if not path.exists()]
+    folder = _new_folder(root)
     try:
         manifest = _validate_into(
-            folder, base, candidates, config, lake=lake, feed=feed, progress=progress
+            folder, base, candidates, config, code, lake=lake, feed=feed, progress=progress
         )
     except BaseException:
-        # A validation folder is there whole, with its manifest, or not at all.
+        # A validation folder is there whole, with its manifest, or not at all; so are
+        # the folders made to hold it, unless something else has moved in meanwhile.
         shutil.rmtree(folder, ignore_errors=True)
+        for path in made:
+            try:
+                path.rmdir()
+            except OSError:
+                break
         raise
     return folder, manifest
+
+
+def _new_folder(root: Path) -> Path:
+    """A folder of this validation's own, named by its start time: never one another
+    validation started in the same microsecond made (a failure removes its folder)."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    for attempt in range(1000):
+        folder = root / (stamp if attempt == 0 else f"{stamp}-{attempt}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise ProgrammerError(f"no free validation folder name under {root} for {stamp}")
 
 
 def _validate_into(
@@ -161,6 +185,7 @@ def _validate_into(
     base: BacktestConfig,
     candidates: Sequence[BacktestConfig],
     config: WalkForwardConfig,
+    code: dict[str, Any],
     *,
     lake: Lake | None,
     feed: FrameBarFeed | None,
@@ -211,8 +236,7 @@ def _validate_into(
     manifest = {
         "kind": "walk_forward_validation",
         "created_at": datetime.now(UTC),
-        "git_sha": git_sha(),
-        "git_dirty": git_dirty(),
+        **code,
         "strategy": base.strategy,
         "symbols": list(base.symbols),
         "start": base.start,

@@ -13,7 +13,14 @@ from engine_builders import HOUR, PUBLICATION, START, bars, frame
 
 from quantgate.core import ConfigurationError, Horizon, Prediction
 from quantgate.data.ingest import ingest_bars
-from quantgate.engine.feeds import _EPOCH, FrameBarFeed, LakeBarFeed, QueueFeed, _UtcMoments
+from quantgate.engine.feeds import (
+    _EPOCH,
+    FrameBarFeed,
+    LakeBarFeed,
+    QueueFeed,
+    _UtcMoments,
+    bars_digest,
+)
 from quantgate.engine.ports import MarketEvent
 from quantgate.storage import Lake
 
@@ -102,6 +109,26 @@ def test_lake_feed_picks_the_source_with_most_bars_and_hashes_its_input(tmp_path
     assert [b.close for e in window.events() for b in e.bars] == [2.0, 3.0]
     with pytest.raises(ConfigurationError, match="no bars_1h bars for \\['CCC'\\]"):
         LakeBarFeed(lake, ["AAA", "CCC"], START, end)
+
+
+def test_the_lake_feed_manifest_hash_tells_which_bars_were_read(tmp_path: Path) -> None:
+    """Two windows over the same partition files are different data: their hashes differ
+    (before, the hash covered the files only), while the same bars hash alike."""
+    lake = Lake(tmp_path / "lake")
+    ingest_bars(lake, _lake_frame(bars("AAA", [1, 2, 3, 4, 5, 6]), "long"), origin="t")
+    whole = LakeBarFeed(lake, ["AAA"], START, START + 6 * HOUR)
+    shorter = LakeBarFeed(lake, ["AAA"], START, START + 3 * HOUR)
+    assert whole.partitions == shorter.partitions
+    assert whole.manifest_hash != shorter.manifest_hash
+    assert whole.describe()["manifest_hash"] == whole.manifest_hash
+    # The same bars read again (a window that reaches past the last bar): the same hash.
+    again = LakeBarFeed(lake, ["AAA"], START, START + 9 * HOUR)
+    assert (again.bars_sha256, again.manifest_hash) == (whole.bars_sha256, whole.manifest_hash)
+    # The digest is of the values, independent of row order and of the frame's layout.
+    reordered = whole.frame.reverse().select(reversed(whole.frame.columns))
+    assert bars_digest(reordered) == whole.bars_sha256
+    changed = whole.frame.with_columns(pl.col("close") * 1.0000001)
+    assert bars_digest(changed) != whole.bars_sha256
 
 
 def test_queue_feed_skips_replays_and_ends_on_close() -> None:
