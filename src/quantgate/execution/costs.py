@@ -123,6 +123,16 @@ class CostModel(ABC):
         costs = self.estimate(side, quantity, price, market, liquidity=liquidity)
         return costs.price_bps, costs.fee_bps
 
+    def marginal_price_bps(
+        self, side: Side, before: Decimal, quantity: Decimal, price: Decimal, market: MarketContext
+    ) -> float:
+        """The spread and impact a taker fill of `quantity` pays when its side already took
+        `before` in the same bar: what it adds to the cost of the whole, so an order split
+        over one bar costs what it would whole."""
+        whole, _ = self.price_and_fee_bps(side, before + quantity, price, market)
+        prior, _ = self.price_and_fee_bps(side, before, price, market)
+        return (float(before + quantity) * whole - float(before) * prior) / float(quantity)
+
 
 class StandardCostModel(CostModel):
     """Venue-tier fees, a half-spread, and square-root market impact by participation."""
@@ -234,6 +244,18 @@ class StandardCostModel(CostModel):
             return 0.0, rate.maker_bps  # makers pay no spread or impact: 0.0 + 0.0
         half_spread, impact = self._price_bps(quantity, market)
         return half_spread + impact, rate.taker_bps
+
+    def marginal_price_bps(
+        self, side: Side, before: Decimal, quantity: Decimal, price: Decimal, market: MarketContext
+    ) -> float:
+        # From the unrounded impacts, rounded once: rounding each first would be multiplied
+        # by (before + quantity) / quantity, tens of bps on a small fill after a large one.
+        _check_costable(before + quantity, price)
+        sigma = self._sigma(market)
+        whole = self._impact_bps(before + quantity, market, sigma)
+        prior = self._impact_bps(before, market, sigma)
+        impact = (float(before + quantity) * whole - float(before) * prior) / float(quantity)
+        return round(self._half_spread_bps(market, sigma), 6) + round(impact, 6)
 
     def _sigma(self, market: MarketContext) -> float:
         sigma = market.volatility

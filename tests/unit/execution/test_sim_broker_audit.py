@@ -215,3 +215,40 @@ def test_an_order_split_over_one_bar_pays_the_impact_of_the_whole(
     # Together they pay what the whole did, up to each fill's tick rounding.
     paid_split = 50 * (first.price + second.price)
     assert abs(paid_split - 100 * one.price) <= 100 * TICK
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+def test_a_small_fill_after_a_large_one_pays_its_true_marginal_impact(
+    kind: type[SimulatedBroker],
+) -> None:
+    """The marginal is worked out from unrounded impacts: rounding each to 1e-6 bps first
+    was multiplied by (before + q) / q, tens of bps on a 0.001 fill after 99,999.999."""
+    broker = make(kind, participation_cap=1.0)
+    broker.submit(order("big", Side.BUY, "99999.999"))
+    broker.submit(order("small", Side.BUY, "0.001"))
+    broker.on_bar(bar(1, open=100, high=101, low=99, close=100, volume=1_000_000))
+    small = {f.client_order_id: f for f in broker.fills_since(None).fills}["small"]
+    # d/dq of q·c·√(q/V) is 1.5·c·√(q/V): 1.5 · 0.02 · √0.1 · 10⁴ = 94.868 bps of impact.
+    marginal_bps = HALF_SPREAD_BPS + 1.5 * SIGMA * math.sqrt(0.1) * 10_000
+    expected = D(100) * (1 + D(f"{marginal_bps:.6f}") / 10_000)
+    assert small.price == (expected / TICK).to_integral_value(ROUND_CEILING) * TICK  # 101.05
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+def test_a_fill_at_the_open_does_not_pay_for_a_stop_triggered_later_in_the_bar(
+    kind: type[SimulatedBroker],
+) -> None:
+    """A stop queued first but triggered inside the bar trades after the open: the market
+    order filled at the open pays its own impact only; the stop pays on top of it."""
+    alone, both = make(kind, participation_cap=1.0), make(kind, participation_cap=1.0)
+    both.submit(order("stop", Side.BUY, "50", OrderType.STOP, stop="100.50"))
+    for broker in (alone, both):
+        broker.submit(order("mkt", Side.BUY, "50"))
+        broker.on_bar(bar(1, open=100, high=101, low=99, close=100, volume=1000))
+    (by_itself,) = alone.fills_since(None).fills
+    fills = {f.client_order_id: f for f in both.fills_since(None).fills}
+    assert fills["mkt"].price == by_itself.price == taker_price("100", Side.BUY, "50", "1000")
+    # The stop: from 100.50, what its 50 add to the open's 50 (100 at √0.1, less 50 at √0.05).
+    impact = (100 * math.sqrt(0.1) - 50 * math.sqrt(0.05)) / 50 * SIGMA * 10_000
+    raw = D("100.50") * (1 + D(f"{HALF_SPREAD_BPS + impact:.6f}") / 10_000)
+    assert fills["stop"].price == (raw / TICK).to_integral_value(ROUND_CEILING) * TICK

@@ -165,6 +165,11 @@ class SimulatedBroker(Broker):
             bar_volume=prices.volume,
             volatility=self._volatility.sigma(bar.symbol),
         )
+        if len(eligible) > 1:
+            # Fills at the open come first, whatever their place in the queue: they trade
+            # earlier than any inside the bar (a triggered stop, a resting limit), so the
+            # volume and the price the open leaves are theirs first. Stable: FIFO within.
+            eligible.sort(key=lambda working: not self._trades_at_open(working, prices))
         room = self._participation_cap * prices.volume
         taken: dict[Side, Decimal] = {}
         for working in eligible:
@@ -183,6 +188,16 @@ class SimulatedBroker(Broker):
             and bar.available_at > working.submitted_at
             and working.live_at < bar_end
         ]
+
+    @staticmethod
+    def _trades_at_open(working: _Working, prices: BarPrices) -> bool:
+        where = touch(
+            working.order,
+            prices,
+            may_rest=working.time_in_force is TimeInForce.GTC,
+            triggered=working.triggered,
+        )
+        return where is not None and where.at_open
 
     def _match(
         self,
@@ -236,21 +251,17 @@ class SimulatedBroker(Broker):
         market: MarketContext,
         taken_before: Decimal = ZERO,
     ) -> tuple[Decimal, Decimal]:
-        costs = self.cost_model.price_and_fee_bps
-        price_bps, fee_bps = costs(
+        price_bps, fee_bps = self.cost_model.price_and_fee_bps(
             order.side, quantity, where.price, market, liquidity=where.liquidity
         )
         price = where.price
         if where.liquidity is Liquidity.TAKER:
             if taken_before > 0:
                 # Impact grows with the bar's whole participation: this fill pays what its
-                # quantity adds to the cost of the side's earlier fills in the bar, so an
-                # order split over one bar costs what it would whole, never less.
-                whole, _ = costs(order.side, taken_before + quantity, where.price, market)
-                before, _ = costs(order.side, taken_before, where.price, market)
-                price_bps = (
-                    float(taken_before + quantity) * whole - float(taken_before) * before
-                ) / float(quantity)
+                # quantity adds to the cost of the side's earlier fills in the bar.
+                price_bps = self.cost_model.marginal_price_bps(
+                    order.side, taken_before, quantity, where.price, market
+                )
             price = cap_at_limit(order, price_after_costs(price, order.side, price_bps))
         price = round_to_tick_against(price, order.side, order.instrument.tick_size)
         return price, fee_bps
