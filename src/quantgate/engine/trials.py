@@ -44,7 +44,7 @@ from quantgate.engine.backtest import (
 from quantgate.engine.feeds import FrameBarFeed
 from quantgate.engine.metrics import aligned_daily_returns
 from quantgate.storage.lake import Lake
-from quantgate.strategy.registry import strategy_config
+from quantgate.strategy.registry import resolved_params
 
 TRIALS_FILE = "trials.json"
 TRIAL_RETURNS_FILE = "trial_returns.parquet"
@@ -110,7 +110,7 @@ def canonical(config: BacktestConfig) -> BacktestConfig:
     changes results: the strategy's every parameter resolved (a default given explicitly,
     or 48.0 for an integer 48, is the same run) and amounts in plain decimal form."""
     values = config.model_dump(mode="python")
-    values["params"] = strategy_config(config.strategy, config.params).model_dump(mode="json")
+    values["params"] = resolved_params(config.strategy, config.params)
     resolved = BacktestConfig.parse(_plain_decimals(values), where="backtest")
     assert isinstance(resolved, BacktestConfig)
     return resolved

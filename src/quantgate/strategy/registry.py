@@ -108,6 +108,20 @@ def strategy_config(name: str, params: Mapping[str, Any] | None = None) -> Strat
     )
 
 
+def resolved_params(name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every parameter of strategy `name` as it will run (defaults filled in, values in
+    their field's type), an ensemble's members' own parameters resolved too: two spellings
+    of one configuration give one dict."""
+    config = strategy_config(name, params)
+    resolved: dict[str, Any] = config.model_dump(mode="json")
+    if isinstance(config, EnsembleConfig):
+        resolved["members"] = [
+            {**member, "params": resolved_params(member["strategy"], member["params"])}
+            for member in resolved["members"]
+        ]
+    return resolved
+
+
 def required_symbols(name: str, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
     """Symbols strategy `name` needs fed, with an ensemble's members' needs included."""
     config = strategy_config(name, params)
