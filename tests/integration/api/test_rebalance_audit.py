@@ -57,6 +57,17 @@ def test_a_risk_model_that_cannot_be_used_as_sent_is_refused_by_name(
             json={"signals": SIGNALS, "risk_model": {"vols": VOLS, "correlations": [
                 pair("BTCUSDT", "ETHUSDT", 0.5), pair("ETHUSDT", "BNBUSDT", 0.5)]}},
         )  # fmt: skip
+        legacy = client.post(
+            PATH,
+            json={"allocator": "legacy", "signals": SIGNALS,
+                  "risk_model": {"vols": VOLS, "correlations": []}},
+        )  # fmt: skip
+    # Legacy sizes without a risk model: the answer must not say it used the one sent.
+    assert legacy.status_code == 200
+    assert (legacy.json()["allocator_used"], legacy.json()["risk_model_source"]) == (
+        "legacy",
+        "none",
+    )
     for case, (_, problem) in REFUSED_CORRELATIONS.items():
         answer = answers[case]
         assert answer.status_code == 422, (case, answer.text)

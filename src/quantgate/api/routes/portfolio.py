@@ -230,8 +230,8 @@ def rebalance(services: Services, body: RebalanceRequest) -> RebalanceOut:
     symbols = sorted({s.symbol for s in body.signals})
     risk_model: RiskModel | None = None
     risk_model_missing: str | None = None
-    source = "none"
-    if body.risk_model is not None:
+    source = "none"  # legacy sizes without one, whatever the request sent
+    if body.allocator == "allocator_v2" and body.risk_model is not None:
         risk_model = body.risk_model.to_risk_model()
         source = "request"
     elif body.allocator == "allocator_v2":
