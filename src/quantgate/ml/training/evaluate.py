@@ -226,11 +226,7 @@ def _prediction_frame(
                 {
                     "symbol": dataset.frame["symbol"].gather(idx),
                     "asof": dataset.frame["asof"].gather(idx),
-                    **{
-                        column: dataset.frame[column].gather(idx)
-                        for column in (PROVENANCE,)
-                        if column in dataset.frame.columns
-                    },
+                    PROVENANCE: dataset.frame[PROVENANCE].gather(idx),
                     "horizon": [task.horizon.value] * len(idx),
                     "fold": np.full(len(idx), task.fold, dtype=np.int64),
                     "pred": out["pred"],

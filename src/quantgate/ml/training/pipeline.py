@@ -305,14 +305,12 @@ def write_oos_predictions(evaluation: Evaluation, path: Path) -> Path:
     (`backtest --strategy ml_signal --predictions`): each row was predicted by a model
     that never saw it. Confidence is the raw max(p, 1 - p), not the calibration fitted
     on these same rows."""
-    predictions = evaluation.predictions
-    # When the feature rows said when their last input arrived, the backtest's leak check
-    # (ml_signal) compares it with each prediction's decision time.
-    provenance = [PROVENANCE] if PROVENANCE in predictions.columns else []
-    frame = predictions.select(
+    frame = evaluation.predictions.select(
         "symbol",
         "asof",
-        *provenance,
+        # When the feature row's last input arrived: the backtest's leak check (ml_signal)
+        # compares it with each prediction's decision time.
+        PROVENANCE,
         "horizon",
         pl.col("pred").cast(pl.Float64).alias("expected_return"),
         pl.max_horizontal(pl.col("p_up"), 1.0 - pl.col("p_up"))
