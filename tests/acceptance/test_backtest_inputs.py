@@ -17,8 +17,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from cli_in_process import quantgate
 
-from quantgate.cli.app import main
 from quantgate.storage.lake import file_sha256
 
 SYMBOLS = "BTCUSDT,ETHUSDT"
@@ -54,19 +54,6 @@ def in_workdir(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("COLUMNS", "400")
     monkeypatch.chdir(workdir)
     yield workdir
-
-
-def quantgate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int | str | None, str]:
-    """Run the command as `quantgate` does (its error handler included), in this process."""
-    argv = sys.argv
-    sys.argv = ["quantgate", *args]
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main()
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return exited.value.code, " ".join((captured.out + captured.err).split())
 
 
 def files_under(folder: Path) -> set[Path]:

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_in_process import quantgate
 
-from quantgate.cli.app import main
 from quantgate.engine.backtest import BacktestConfig
 from quantgate.engine.trials import with_params
 
@@ -92,19 +92,6 @@ def in_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COLUMNS", "400")
     monkeypatch.chdir(home.parent)
     return home
-
-
-def quantgate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int | str | None, str]:
-    """Run the command as `quantgate` does (its error handler included), in this process."""
-    argv = sys.argv
-    sys.argv = ["quantgate", *args]
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main()
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return exited.value.code, " ".join((captured.out + captured.err).split())
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,26 @@ def cointegrated_closes(
     return [float(x) for x in np.exp(log_a)], [float(x) for x in np.exp(log_b)]
 
 
+def hourly_prediction(
+    hours: float,
+    expected: dict[Horizon, float],
+    confidence: dict[Horizon, float],
+    vol: dict[Horizon, float],
+    *,
+    symbol: str = "BTCUSDT",
+    max_input_available_at: datetime | None = None,
+) -> Prediction:
+    """A prediction for `symbol` made `hours` after START."""
+    return Prediction(
+        symbol,
+        START + timedelta(hours=hours),
+        expected,
+        confidence,
+        vol,
+        max_input_available_at=max_input_available_at,
+    )
+
+
 def predictions(symbol: str, asofs: Sequence[datetime], seed: int) -> list[Prediction]:
     rng = np.random.default_rng(seed)
     out = []

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from strategy_streams import START, bar
+from strategy_streams import hourly_prediction as prediction
 
 from quantgate.core import Bar, DataError, Horizon, Prediction
 from quantgate.core.signals import Signal
@@ -19,15 +20,6 @@ from quantgate.strategy.ml_signal import choose_horizon
 
 S = "BTCUSDT"
 H1, H4, D1, D7 = Horizon.H1, Horizon.H4, Horizon.D1, Horizon.D7
-
-
-def prediction(
-    hours: float,
-    expected: dict[Horizon, float],
-    confidence: dict[Horizon, float],
-    vol: dict[Horizon, float],
-) -> Prediction:
-    return Prediction(S, START + timedelta(hours=hours), expected, confidence, vol)
 
 
 def long_4h(hours: float) -> Prediction:

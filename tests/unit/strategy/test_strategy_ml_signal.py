@@ -2,23 +2,14 @@ from datetime import timedelta
 
 import pytest
 from strategy_streams import START, bar
+from strategy_streams import hourly_prediction as prediction
 
-from quantgate.core import DataError, Horizon, Prediction, ProgrammerError
+from quantgate.core import DataError, Horizon, ProgrammerError
 from quantgate.strategy import MLSignalConfig, MLSignalStrategy
 from quantgate.strategy.ml_signal import choose_horizon
 
 S = "BTCUSDT"
 H1, H4, D1, D7 = Horizon.H1, Horizon.H4, Horizon.D1, Horizon.D7
-
-
-def prediction(
-    hours: float,
-    expected: dict[Horizon, float],
-    confidence: dict[Horizon, float],
-    vol: dict[Horizon, float],
-    **extra: object,
-) -> Prediction:
-    return Prediction(S, START + timedelta(hours=hours), expected, confidence, vol, **extra)  # type: ignore[arg-type]
 
 
 # Costs 10 bps, minimum edge 5 bps:
